@@ -1,0 +1,3 @@
+module github.com/groundwork-dev/groundwork/messengergen
+
+go 1.26

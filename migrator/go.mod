@@ -1,0 +1,3 @@
+module github.com/groundwork-dev/groundwork/migrator
+
+go 1.26
