@@ -1,0 +1,71 @@
+package dbconn
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Connect checks url, opens a pool and pings the database, so that a wrong
+// setting fails here with an explanation rather than on the first query.
+func Connect(ctx context.Context, url string, configure func(*pgxpool.Config)) (*pgxpool.Pool, error) {
+	cfg, err := PoolConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open connection pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, Explain(err, cfg.ConnConfig.User, cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.Port)
+	}
+	return pool, nil
+}
+
+// ErrUnreachable means no PostgreSQL server answered at the address.
+var ErrUnreachable = errors.New("PostgreSQL unreachable")
+
+// ErrRejected means the server refused the role's authentication.
+var ErrRejected = errors.New("PostgreSQL refused the login")
+
+// Explain turns a connection failure into one line that says what to check.
+// It wraps err, so errors.As still finds pgx's types, and ErrUnreachable or
+// ErrRejected for callers that branch.
+func Explain(err error, user, database, host string, port uint16) error {
+	addr := net.JoinHostPort(host, fmt.Sprint(port))
+	var pgErr *pgconn.PgError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: nothing listens on %s (is the database running? go tool mage dev:up starts the local one): %w", ErrUnreachable, addr, err)
+	case errors.As(err, &pgErr) && (pgErr.Code == "28000" || pgErr.Code == "28P01"):
+		return fmt.Errorf("%w: role %q on database %q at %s: %s (the client certificate's CN must be the role, and pg_hba must allow the role on that database): %w",
+			ErrRejected, user, database, addr, pgErr.Message, err)
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("TLS: the certificate of the server at %s is not signed by sslrootcert's CA: %w", addr, err)
+	case errors.As(err, &hostErr):
+		return fmt.Errorf("TLS: the certificate of the server at %s is not valid for host %q: %w", addr, host, err)
+	case errors.As(err, &certInvalid):
+		return fmt.Errorf("TLS: the certificate of the server at %s is not valid (expired?): %w", addr, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: no answer from %s in time: %w", ErrUnreachable, addr, err)
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("connect to %s as role %q: %w", addr, user, err)
+	}
+	return err
+}

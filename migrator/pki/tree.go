@@ -1,0 +1,45 @@
+package pki
+
+import "net"
+
+// Names of the Secrets that the local stack, the test clusters and the
+// Kubernetes manifests share. Keep them in step with k8s/.
+const (
+	// PostgresCA signs the PostgreSQL server certificate and the database
+	// client certificates; PostgreSQL trusts only this CA for client auth.
+	PostgresCA = "postgres-ca"
+	// PostgresServerSecret is PostgreSQL's own serving certificate.
+	PostgresServerSecret = "postgres-server-tls"
+)
+
+// DBClientSecret names the Secret holding the client certificate of a
+// PostgreSQL role; its CN is the role.
+func DBClientSecret(role string) string { return "db-" + role + "-tls" }
+
+// PostgresTree returns the CA and leaves for a PostgreSQL server reachable on
+// localhost and one client certificate per role.
+func PostgresTree(roles ...string) Spec {
+	s := Spec{CAs: []string{PostgresCA}}
+	s.Leaves = append(s.Leaves, Leaf{
+		Secret:     PostgresServerSecret,
+		CA:         PostgresCA,
+		CommonName: "postgres",
+		DNSNames:   []string{"localhost"},
+		IPs:        []net.IP{net.IPv4(127, 0, 0, 1).To4()},
+		Usage:      ServerAuth,
+	})
+	for _, r := range roles {
+		s.Leaves = append(s.Leaves, Leaf{Secret: DBClientSecret(r), CA: PostgresCA, CommonName: r, Usage: ClientAuth})
+	}
+	return s
+}
+
+// Merge joins several specs into one.
+func Merge(specs ...Spec) Spec {
+	var out Spec
+	for _, s := range specs {
+		out.CAs = append(out.CAs, s.CAs...)
+		out.Leaves = append(out.Leaves, s.Leaves...)
+	}
+	return out
+}
