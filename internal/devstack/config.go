@@ -1,0 +1,149 @@
+// Package devstack runs the local development stack behind `mage dev:*`:
+// certificates, PostgreSQL with certificate-only logins, and the schema,
+// all kept under .dev/ in the repository.
+//
+// Every operation is idempotent: Up on a healthy stack checks each part and
+// changes nothing; Down keeps the data; Reset deletes it.
+package devstack
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os/user"
+	"path/filepath"
+	"strconv"
+
+	"github.com/groundwork-dev/groundwork/migrator/pgcluster"
+	"github.com/groundwork-dev/groundwork/migrator/pki"
+)
+
+// Environment variables that override the defaults.
+const (
+	EnvPGPort = "GROUNDWORK_PG_PORT"
+)
+
+// Roles and databases of the stack (ARCHITECTURE.md, Database).
+const (
+	RoleMigrator = "migrator"
+	RoleServer   = "server"
+	RoleKratos   = "kratos"
+	DBApp        = "app"
+	DBKratos     = "kratos"
+)
+
+// Config is the stack's configuration, parsed once from the environment.
+type Config struct {
+	Root     string // repository root, absolute
+	PGListen string
+	PGPort   int
+}
+
+// ConfigFromEnv reads the overrides; getenv is os.Getenv outside tests.
+func ConfigFromEnv(root string, getenv func(string) string) (Config, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return Config{}, fmt.Errorf("resolve repository root: %w", err)
+	}
+	c := Config{Root: abs, PGListen: "127.0.0.1", PGPort: 15432}
+	if v := getenv(EnvPGPort); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1024 || p > 65535 {
+			return c, fmt.Errorf("%s=%q: want a port number from 1024 to 65535", EnvPGPort, v)
+		}
+		c.PGPort = p
+	}
+	return c, nil
+}
+
+// StateDir is .dev/ under the repository root.
+func (c Config) StateDir() string { return filepath.Join(c.Root, ".dev") }
+
+// PKIDir holds the certificates, one directory per cert-manager Secret.
+func (c Config) PKIDir() string { return filepath.Join(c.StateDir(), "pki") }
+
+// LogDir holds the components' logs.
+func (c Config) LogDir() string { return filepath.Join(c.StateDir(), "logs") }
+
+// PGAddr is PostgreSQL's TCP address.
+func (c Config) PGAddr() string { return net.JoinHostPort(c.PGListen, strconv.Itoa(c.PGPort)) }
+
+// pgHome is where PostgreSQL's data directory, socket and log live: .dev/
+// itself, unless the unprivileged server user cannot reach it (a checkout
+// under a private home directory) or the socket path would be too long, in
+// which case a directory under /var/tmp named after the checkout is used
+// and .dev/postgres links to it.
+func (c Config) pgHome() string {
+	home := c.StateDir()
+	sock := filepath.Join(home, "run", ".s.PGSQL."+strconv.Itoa(c.PGPort))
+	if len(sock) <= 107 && reachableByServerUser(home) {
+		return home
+	}
+	sum := sha256.Sum256([]byte(c.StateDir()))
+	return filepath.Join("/var/tmp", "groundwork-"+hex.EncodeToString(sum[:6]))
+}
+
+func reachableByServerUser(dir string) bool {
+	u, err := user.Lookup("postgres")
+	if err != nil || !isRoot() {
+		return true // not running as root: the server runs as us
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	_, ok := pgcluster.Traversable(dir, uid, gid)
+	return ok
+}
+
+// DataDir is PostgreSQL's data directory.
+func (c Config) DataDir() string { return filepath.Join(c.pgHome(), "postgres") }
+
+// SocketDir holds PostgreSQL's unix socket.
+func (c Config) SocketDir() string { return filepath.Join(c.pgHome(), "run") }
+
+// PGLogFile is PostgreSQL's log.
+func (c Config) PGLogFile() string { return filepath.Join(c.pgHome(), "logs", "postgres.log") }
+
+// DatabaseURL is the certificate URL for role on database.
+func (c Config) DatabaseURL(role, database string) string {
+	ca := pki.SecretPaths(c.PKIDir(), pki.PostgresServerSecret).CA
+	cert := pki.SecretPaths(c.PKIDir(), pki.DBClientSecret(role))
+	q := url.Values{}
+	q.Set("sslmode", "verify-full")
+	q.Set("sslrootcert", ca)
+	q.Set("sslcert", cert.Cert)
+	q.Set("sslkey", cert.Key)
+	u := url.URL{Scheme: "postgres", User: url.User(role), Host: c.PGAddr(), Path: "/" + database, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Certificates is the stack's certificate tree.
+func Certificates() pki.Spec {
+	return pki.PostgresTree(RoleMigrator, RoleServer, RoleKratos)
+}
+
+// clusterPlan lists the roles and databases (ARCHITECTURE.md, Database).
+func clusterPlan() pgcluster.Plan {
+	return pgcluster.Plan{
+		Roles: []string{RoleMigrator, RoleServer, RoleKratos},
+		Databases: []pgcluster.Database{
+			{Name: DBApp, Owner: RoleMigrator, Connect: []string{RoleServer}},
+			{Name: DBKratos, Owner: RoleKratos},
+		},
+	}
+}
+
+// hbaRules allow each role on its own database only, from loopback, with a
+// client certificate.
+func (c Config) hbaRules() []pgcluster.HBARule {
+	addr := c.PGListen + "/32"
+	return []pgcluster.HBARule{
+		pgcluster.CertRule(DBApp, RoleMigrator, addr),
+		pgcluster.CertRule(DBApp, RoleServer, addr),
+		pgcluster.CertRule(DBKratos, RoleKratos, addr),
+	}
+}
+
+var errNotRunning = errors.New("not running")

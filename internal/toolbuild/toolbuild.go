@@ -1,0 +1,37 @@
+// Package toolbuild builds third-party programs that live in their own
+// modules under tools/ (outside go.work, so their dependency graphs do not
+// leak into ours) into .cache/bin. The go build cache makes a rebuild of an
+// unchanged tool take about a second.
+package toolbuild
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Tool is a program built from tools/<Dir>.
+type Tool struct {
+	Dir     string // directory under tools/
+	Package string // main package to build
+	Name    string // binary name
+}
+
+// GolangciLint is the linter, pinned in tools/golangci-lint/go.mod.
+var GolangciLint = Tool{Dir: "golangci-lint", Package: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", Name: "golangci-lint"}
+
+// Build builds t and returns the binary's path.
+func Build(ctx context.Context, root string, t Tool, out io.Writer) (string, error) {
+	bin := filepath.Join(root, ".cache", "bin", t.Name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, t.Package)
+	cmd.Dir = filepath.Join(root, "tools", t.Dir)
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build %s from tools/%s: %w", t.Name, t.Dir, err)
+	}
+	return bin, nil
+}

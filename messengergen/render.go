@@ -1,0 +1,264 @@
+package messengergen
+
+import (
+	"bytes"
+	"fmt"
+	"go/token"
+	"go/types"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// renderGo writes the Go source of one messenger, before formatting.
+func renderGo(m *model, ms *messenger, header string) []byte {
+	w := &writer{}
+	receivers, sources := ms.roles(m)
+	fields := fieldNames(receivers)
+
+	w.p("// %s", header)
+	w.p("")
+	w.p("// Package %s holds messenger %q, which routes messages from", ms.pkg, ms.name)
+	w.p("// %s to their receivers by plain method calls.", joinAnd(names(sources)))
+	w.p("package %s", ms.pkg)
+	w.p("")
+	w.p("import (")
+	w.p("\t\"context\"")
+	aliases := ms.aliases()
+	if len(aliases) > 0 {
+		slices.SortFunc(aliases, func(a, b string) int { return strings.Compare(m.imports[a]+" "+a, m.imports[b]+" "+b) })
+		w.p("")
+		for _, a := range aliases {
+			w.p("\t%s %q", a, m.imports[a])
+		}
+	}
+	w.p(")")
+	w.p("")
+
+	// The messenger and its constructor.
+	w.p("// Messenger delivers each message to its chain of receivers. It implements")
+	w.p("// %s.", joinAnd(suffixed(sources, "Sender")))
+	w.p("type Messenger struct {")
+	for _, h := range receivers {
+		w.p("\t%s %sHandler", fields[h], h.name)
+	}
+	w.p("}")
+	w.p("")
+	w.p("// New returns a Messenger that delivers messages to the given receivers.")
+	w.p("// It panics if one is nil: the wiring is wrong.")
+	w.p("func New(%s) *Messenger {", params(receivers, fields))
+	for _, h := range receivers {
+		w.p("\tif %s == nil {", fields[h])
+		w.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+"Handler")
+		w.p("\t}")
+	}
+	w.p("\treturn &Messenger{")
+	for _, h := range receivers {
+		w.p("\t\t%s: %s,", fields[h], fields[h])
+	}
+	w.p("\t}")
+	w.p("}")
+	w.p("")
+
+	// What each source may send.
+	w.p("var (")
+	for _, h := range sources {
+		w.p("\t_ %sSender = (*Messenger)(nil)", h.name)
+	}
+	w.p(")")
+	w.p("")
+	for _, h := range sources {
+		w.p("// %sSender lists the messages %s (%s) may send.", h.name, h.name, h.typ.expr)
+		w.p("type %sSender interface {", h.name)
+		for _, msg := range ms.messages {
+			if msg.source == h {
+				w.p("\t// Send%s sends msg through %s.", msg.name, strings.Join(names(msg.receivers), " → "))
+				w.p("\tSend%s(ctx context.Context, msg %s) (%s, error)", msg.name, msg.msg.expr, msg.resp.expr)
+			}
+		}
+		w.p("}")
+		w.p("")
+	}
+
+	// What each receiver must implement.
+	for _, h := range receivers {
+		w.p("// %sHandler is implemented by %s (%s).", h.name, h.name, h.typ.expr)
+		w.p("type %sHandler interface {", h.name)
+		for _, msg := range ms.messages {
+			i := slices.Index(msg.receivers, h)
+			switch {
+			case i < 0:
+			case i == len(msg.receivers)-1:
+				w.p("\t// Handle%s handles %s from %s and returns its response.", msg.name, msg.name, msg.source.name)
+				w.p("\tHandle%s(ctx context.Context, msg %s) (%s, error)", msg.name, msg.msg.expr, msg.resp.expr)
+			default:
+				w.p("\t// Handle%s is middleware for %s from %s: return", msg.name, msg.name, msg.source.name)
+				w.p("\t// next.Send(ctx, msg) to forward it to %s, or an error to stop it.", msg.receivers[i+1].name)
+				w.p("\tHandle%s(ctx context.Context, msg %s, next Next%s) (%s, error)", msg.name, msg.msg.expr, msg.name, msg.resp.expr)
+			}
+		}
+		w.p("}")
+		w.p("")
+	}
+
+	// Dispatch.
+	for _, msg := range ms.messages {
+		if len(msg.receivers) > 1 {
+			w.p("// Next%s forwards %s to the next receiver of its chain. It is an", msg.name, msg.name)
+			w.p("// alias of an interface literal, so a middleware written against it fits")
+			w.p("// every messenger that routes %s, whatever its package.", msg.name)
+			w.p("type Next%s = interface {", msg.name)
+			w.p("\tSend(ctx context.Context, msg %s) (%s, error)", msg.msg.expr, msg.resp.expr)
+			w.p("}")
+			w.p("")
+		}
+		w.p("// Send%s sends msg through %s.", msg.name, strings.Join(names(msg.receivers), " → "))
+		w.p("func (m *Messenger) Send%s(ctx context.Context, msg %s) (%s, error) {", msg.name, msg.msg.expr, msg.resp.expr)
+		w.p("\treturn %s", call(msg, 0, "m", fields))
+		w.p("}")
+		w.p("")
+		for i, r := range msg.receivers[1:] {
+			t := nextType(msg, r)
+			// A struct holding one pointer is stored in an interface value
+			// without allocating, so passing it as Next<Message> is free.
+			w.p("// %s forwards %s from %s to %s.", t, msg.name, msg.receivers[i].name, r.name)
+			w.p("type %s struct{ m *Messenger }", t)
+			w.p("")
+			w.p("func (n %s) Send(ctx context.Context, msg %s) (%s, error) {", t, msg.msg.expr, msg.resp.expr)
+			w.p("\treturn %s", call(msg, i+1, "n.m", fields))
+			w.p("}")
+			w.p("")
+		}
+	}
+	return w.buf.Bytes()
+}
+
+// call is the expression that hands msg to its i-th receiver.
+func call(msg *message, i int, m string, fields map[*handler]string) string {
+	r := msg.receivers[i]
+	if i == len(msg.receivers)-1 {
+		return fmt.Sprintf("%s.%s.Handle%s(ctx, msg)", m, fields[r], msg.name)
+	}
+	return fmt.Sprintf("%s.%s.Handle%s(ctx, msg, %s{%s})", m, fields[r], msg.name, nextType(msg, msg.receivers[i+1]), m)
+}
+
+// roles returns the handlers of ms that receive messages and those that
+// send them, each in declaration order.
+func (ms *messenger) roles(m *model) (receivers, sources []*handler) {
+	for _, h := range m.handlers {
+		if !ms.handlers[h.name] {
+			continue
+		}
+		if ms.receives(h) {
+			receivers = append(receivers, h)
+		}
+		if ms.sends(h) {
+			sources = append(sources, h)
+		}
+	}
+	return receivers, sources
+}
+
+// fieldNames gives each receiver a field and parameter name: its name in
+// lowerCamelCase, made unique and kept clear of keywords and predeclared names.
+func fieldNames(hs []*handler) map[*handler]string {
+	out := map[*handler]string{}
+	used := map[string]bool{}
+	for _, h := range hs {
+		name := lowerCamel(h.name)
+		if token.IsKeyword(name) || types.Universe.Lookup(name) != nil {
+			name += "Handler"
+		}
+		for base, i := name, 2; used[name]; i++ {
+			name = fmt.Sprintf("%s%d", base, i)
+		}
+		used[name] = true
+		out[h] = name
+	}
+	return out
+}
+
+// lowerCamel lowers the leading upper-case run: AccountAPI → accountAPI,
+// APIKeys → apiKeys, API → api.
+func lowerCamel(s string) string {
+	r := []rune(s)
+	n := 0
+	for n < len(r) && unicode.IsUpper(r[n]) {
+		n++
+	}
+	if n > 1 && n < len(r) {
+		n-- // keep the first letter of the next word: APIKeys → apiKeys
+	}
+	for i := range n {
+		r[i] = unicode.ToLower(r[i])
+	}
+	return string(r)
+}
+
+func params(hs []*handler, fields map[*handler]string) string {
+	var ps []string
+	for _, h := range hs {
+		ps = append(ps, fields[h]+" "+h.name+"Handler")
+	}
+	return strings.Join(ps, ", ")
+}
+
+func names(hs []*handler) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.name
+	}
+	return out
+}
+
+func suffixed(hs []*handler, suffix string) []string {
+	out := names(hs)
+	for i := range out {
+		out[i] += suffix
+	}
+	return out
+}
+
+func joinAnd(list []string) string {
+	switch len(list) {
+	case 0:
+		return ""
+	case 1:
+		return list[0]
+	}
+	return strings.Join(list[:len(list)-1], ", ") + " and " + list[len(list)-1]
+}
+
+type writer struct{ buf bytes.Buffer }
+
+func (w *writer) p(format string, args ...any) {
+	fmt.Fprintf(&w.buf, format, args...)
+	w.buf.WriteByte('\n')
+}
+
+// renderHandlerTest writes an external test file asserting, at compile time,
+// that the Go type declared for each receiver implements its handler
+// interface: go vet and go test fail there, naming the missing method.
+func renderHandlerTest(m *model, ms *messenger, header string) []byte {
+	w := &writer{}
+	receivers, _ := ms.roles(m)
+	w.p("// %s", header)
+	w.p("")
+	w.p("package %s_test", ms.pkg)
+	w.p("")
+	w.p("import (")
+	w.p("\t%s %q", ms.pkg, ms.importPath)
+	for _, a := range typeAliases(receivers) {
+		w.p("\t%s %q", a, m.imports[a])
+	}
+	w.p(")")
+	w.p("")
+	w.p("// The handler types declared in the routing spec implement the interfaces")
+	w.p("// of messenger %q.", ms.name)
+	w.p("var (")
+	for _, h := range receivers {
+		w.p("\t_ %s.%sHandler = *new(%s)", ms.pkg, h.name, h.typ.expr)
+	}
+	w.p(")")
+	return w.buf.Bytes()
+}
