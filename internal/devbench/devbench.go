@@ -93,8 +93,8 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
@@ -120,7 +120,7 @@ func measureUp(ctx context.Context) (Result, Result, error) {
 		if err != nil {
 			return cold, warm, err
 		}
-		port, err := freePort()
+		port, err := freePort(ctx)
 		if err != nil {
 			return cold, warm, err
 		}
@@ -182,7 +182,7 @@ func bareCluster(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -222,7 +222,7 @@ func measureMigrate(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	defer os.RemoveAll(root)
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return res, err
 	}

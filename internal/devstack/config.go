@@ -9,7 +9,6 @@ package devstack
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -145,5 +144,3 @@ func (c Config) hbaRules() []pgcluster.HBARule {
 		pgcluster.CertRule(DBKratos, RoleKratos, addr),
 	}
 }
-
-var errNotRunning = errors.New("not running")

@@ -40,7 +40,7 @@ func (s *Stack) Check(ctx context.Context) []ComponentStatus {
 			pool.Close()
 			pg.Health, pg.Healthy = "healthy: role server logs in with its certificate over TLS", true
 		}
-	} else if conn, err := net.DialTimeout("tcp", s.cfg.PGAddr(), time.Second); err == nil {
+	} else if conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", s.cfg.PGAddr()); err == nil {
 		conn.Close()
 		pg.State, pg.Health = "port taken", "another program listens on "+s.cfg.PGAddr()
 	}

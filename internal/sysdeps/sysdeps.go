@@ -58,10 +58,7 @@ func run(out io.Writer) func(ctx context.Context, name string, args ...string) e
 		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Stdout, cmd.Stderr = out, out
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
-		}
-		return nil
+		return cmd.Run()
 	}
 }
 
@@ -98,7 +95,7 @@ func (i *Installer) Ensure(ctx context.Context, pkgs ...Package) error {
 	}
 	args := append([]string{"install", "-y", "-q", "--no-install-recommends"}, names...)
 	if err := i.Run(ctx, "apt-get", args...); err != nil {
-		return err
+		return fmt.Errorf("apt-get install %s: %w", strings.Join(names, " "), err)
 	}
 	for _, p := range missing {
 		if !p.Installed() {
