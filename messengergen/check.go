@@ -512,12 +512,16 @@ func checkImportPath(p string) error {
 			return fmt.Errorf("has an empty, . or .. element")
 		}
 		for _, r := range elem {
-			if !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-._~+", r))) {
+			if !importPathRune(r) {
 				return fmt.Errorf("has invalid character %q", r)
 			}
 		}
 	}
 	return nil
+}
+
+func importPathRune(r rune) bool {
+	return r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-._~+", r))
 }
 
 // nextType names the unexported type that forwards msg to receiver r.

@@ -99,3 +99,23 @@ func sortedKeys(m map[string][]byte) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// TestGenerateIsDeterministic generates every good case several times: the
+// output must be byte-identical whatever the map iteration order.
+func TestGenerateIsDeterministic(t *testing.T) {
+	t.Parallel()
+	specs, err := filepath.Glob(filepath.Join("testdata", "ok_*", "routing.yaml"))
+	require.NoError(t, err)
+	specs = append(specs, filepath.Join("internal", "example", "routing.yaml"))
+	for _, name := range specs {
+		src, err := os.ReadFile(name)
+		require.NoError(t, err)
+		first, err := messengergen.Generate(src, "routing.yaml", messengergen.Options{Graph: true})
+		require.NoError(t, err)
+		for range 5 {
+			again, err := messengergen.Generate(src, "routing.yaml", messengergen.Options{Graph: true})
+			require.NoError(t, err)
+			require.Equal(t, first, again, name)
+		}
+	}
+}

@@ -27,7 +27,7 @@ func (c *handChain) SendCloseAccount(ctx context.Context, msg *account.CloseAcco
 type handToAudit struct{ c *handChain }
 
 func (n handToAudit) Send(ctx context.Context, msg *account.CloseAccountRequest) (account.CloseAccountResult, error) {
-	return n.c.audit.HandleCloseAccount(ctx, msg, handToRepo{n.c})
+	return n.c.audit.HandleCloseAccount(ctx, msg, handToRepo(n))
 }
 
 type handToRepo struct{ c *handChain }
@@ -102,7 +102,7 @@ func (c *nopChain) SendCloseAccount(ctx context.Context, msg *account.CloseAccou
 type nopToAudit struct{ c *nopChain }
 
 func (n nopToAudit) Send(ctx context.Context, msg *account.CloseAccountRequest) (account.CloseAccountResult, error) {
-	return n.c.audit.HandleCloseAccount(ctx, msg, nopToRepo{n.c})
+	return n.c.audit.HandleCloseAccount(ctx, msg, nopToRepo(n))
 }
 
 type nopToRepo struct{ c *nopChain }

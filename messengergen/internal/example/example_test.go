@@ -208,7 +208,6 @@ func TestDispatch(t *testing.T) {
 		require.ErrorIs(t, err, denied)
 		require.Equal(t, []string{"authorize:a1"}, r.log)
 	})
-
 }
 
 // TestDispatchAllocations runs alone (not in parallel): AllocsPerRun counts
