@@ -18,15 +18,26 @@ type Tool struct {
 	Dir     string // directory under tools/
 	Package string // main package to build
 	Name    string // binary name
+	LDFlags string // e.g. -X flags that stamp the version release builds stamp
 }
 
 // GolangciLint is the linter, pinned in tools/golangci-lint/go.mod.
 var GolangciLint = Tool{Dir: "golangci-lint", Package: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", Name: "golangci-lint"}
 
+// Kratos is Ory Kratos (identity and sessions), pinned in tools/kratos/go.mod.
+// Ory's release builds stamp the version with a linker flag; without it the
+// binary reports "master" in its logs and /admin/version.
+var Kratos = Tool{Dir: "kratos", Package: "github.com/ory/kratos", Name: "kratos",
+	LDFlags: "-X github.com/ory/kratos/driver/config.Version=v1.3.1"}
+
 // Build builds t and returns the binary's path.
 func Build(ctx context.Context, root string, t Tool, out io.Writer) (string, error) {
 	bin := filepath.Join(root, ".cache", "bin", t.Name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, t.Package)
+	args := []string{"build", "-o", bin}
+	if t.LDFlags != "" {
+		args = append(args, "-ldflags="+t.LDFlags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, t.Package)...)
 	cmd.Dir = filepath.Join(root, "tools", t.Dir)
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	cmd.Stdout, cmd.Stderr = out, out
