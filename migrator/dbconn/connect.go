@@ -48,12 +48,19 @@ func Explain(err error, user, database, host string, port uint16) error {
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var certInvalid x509.CertificateInvalidError
+	var opErr *net.OpError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("%w: nothing listens on %s (is the database running? go tool mage dev:up starts the local one): %w", ErrUnreachable, addr, err)
 	case errors.As(err, &pgErr) && (pgErr.Code == "28000" || pgErr.Code == "28P01"):
 		return fmt.Errorf("%w: role %q on database %q at %s: %s (the client certificate's CN must be the role, and pg_hba must allow the role on that database): %w",
 			ErrRejected, user, database, addr, pgErr.Message, err)
+	case errors.As(err, &opErr) && opErr.Op == "remote error":
+		// crypto/tls reports an alert sent by the server this way (the alert
+		// type is unexported). PostgreSQL sends one when it refuses the
+		// client certificate: signed by a CA it does not trust, expired, ...
+		return fmt.Errorf("%w: role %q at %s: the server refused the client certificate (%s): sslcert must be issued by the CA PostgreSQL trusts for clients and be valid now: %w",
+			ErrRejected, user, addr, opErr.Err.Error(), err)
 	case errors.As(err, &unknownCA):
 		return fmt.Errorf("TLS: the certificate of the server at %s is not signed by sslrootcert's CA: %w", addr, err)
 	case errors.As(err, &hostErr):

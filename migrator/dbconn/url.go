@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,7 +33,7 @@ var ErrMissing = errors.New("no database URL: pass --database-url or set DATABAS
 // Settings are the certificate settings found in a URL.
 type Settings struct {
 	User, Database, Host string
-	Port                 uint16
+	Port                 uint16 // 0 when the URL names no port, or several
 	SSLMode              string
 	RootCert, Cert, Key  string
 }
@@ -102,6 +103,11 @@ func settings(raw string) (Settings, error) {
 		User: params["user"], Database: params["dbname"], Host: params["host"],
 		SSLMode: params["sslmode"], RootCert: params["sslrootcert"], Cert: params["sslcert"], Key: params["sslkey"],
 	}
+	// Several hosts (host=a,b port=1,2) are syntax pgx accepts; Port then
+	// stays 0.
+	if port, err := strconv.ParseUint(params["port"], 10, 16); err == nil {
+		s.Port = uint16(port)
+	}
 	if s.User == "" {
 		return s, errors.New("database URL names no user: the role to connect as (migrator, server, ...) is required")
 	}
@@ -126,6 +132,9 @@ func Params(raw string) (map[string]string, error) {
 			p["user"] = u.User.Username()
 		}
 		p["host"] = u.Hostname()
+		if port := u.Port(); port != "" {
+			p["port"] = port
+		}
 		p["dbname"] = strings.TrimPrefix(u.Path, "/")
 		for k, v := range u.Query() {
 			p[k] = v[len(v)-1]

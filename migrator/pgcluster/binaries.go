@@ -33,7 +33,7 @@ func FindBinaries() (Binaries, error) {
 		}
 		candidates = append(candidates, filepath.Dir(p))
 	}
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil { //nolint:noctx // a local lookup that returns at once
 		candidates = append(candidates, strings.TrimSpace(string(out)))
 	}
 	candidates = append(candidates, debianBinDirs("/usr/lib/postgresql")...)
@@ -78,7 +78,7 @@ func debianBinDirs(root string) []string {
 
 // Version returns the major version the binaries report, e.g. 15.
 func (b Binaries) Version() (int, error) {
-	out, err := exec.Command(b.Path("postgres"), "--version").Output()
+	out, err := exec.Command(b.Path("postgres"), "--version").Output() //nolint:noctx // a local lookup that returns at once
 	if err != nil {
 		return 0, fmt.Errorf("run postgres --version: %w", err)
 	}

@@ -72,6 +72,22 @@ func CreateDatabase(ctx context.Context, conn *pgx.Conn, db Database, template s
 		"ALTER DATABASE " + id + " OWNER TO " + owner,
 		"REVOKE ALL ON DATABASE " + id + " FROM PUBLIC",
 	}
+	// Privileges granted by hand to any other role are revoked too, so
+	// that only the plan decides who may connect.
+	rows, err := conn.Query(ctx, `SELECT DISTINCT a.grantee::regrole::text
+		FROM pg_database d, aclexplode(d.datacl) a
+		WHERE d.datname = $1 AND a.grantee <> 0 AND a.grantee <> d.datdba`, db.Name)
+	if err != nil {
+		return fmt.Errorf("read privileges on database %s: %w", db.Name, err)
+	}
+	grantees, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("read privileges on database %s: %w", db.Name, err)
+	}
+	for _, g := range grantees {
+		// regrole's text form is already quoted where needed.
+		stmts = append(stmts, "REVOKE ALL ON DATABASE "+id+" FROM "+g)
+	}
 	for _, r := range db.Connect {
 		stmts = append(stmts, "GRANT CONNECT ON DATABASE "+id+" TO "+pgx.Identifier{r}.Sanitize())
 	}

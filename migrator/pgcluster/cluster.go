@@ -118,7 +118,7 @@ func New(cfg Config) (*Cluster, error) {
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		c.uid, c.gid = uid, gid
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)} //nolint:gosec // G115: ids from the user database fit uint32
 		if err := c.checkReachable(); err != nil {
 			return nil, err
 		}
@@ -410,7 +410,7 @@ var ErrPortInUse = errors.New("port in use")
 // cluster's address.
 func (c *Cluster) CheckPortFree() error {
 	addr := net.JoinHostPort(c.cfg.Listen, strconv.Itoa(c.cfg.Port))
-	l, err := net.Listen("tcp", addr)
+	l, err := net.Listen("tcp", addr) //nolint:noctx // an instant local bind, no context to honour
 	if err != nil {
 		return fmt.Errorf("%s: %w by another program", addr, ErrPortInUse)
 	}
@@ -477,8 +477,9 @@ func (c *Cluster) Reload(ctx context.Context) error {
 
 // Child is a server running as a child process of the caller.
 type Child struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // the exit status, set before exited is closed
 }
 
 // StartChild runs the server as a child process that receives SIGQUIT
@@ -494,7 +495,7 @@ func (c *Cluster) StartChild(ctx context.Context) (*Child, error) {
 	}
 	defer log.Close()
 	// Not CommandContext: the server must outlive the context that started it.
-	cmd := exec.Command(c.cfg.Bin.Path("postgres"), "-D", c.cfg.DataDir)
+	cmd := exec.Command(c.cfg.Bin.Path("postgres"), "-D", c.cfg.DataDir) //nolint:noctx // must outlive the starting context
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Stdout, cmd.Stderr = log, log
@@ -502,8 +503,11 @@ func (c *Cluster) StartChild(ctx context.Context) (*Child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	ch := &Child{cmd: cmd, done: make(chan error, 1)}
-	go func() { ch.done <- cmd.Wait() }()
+	ch := &Child{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		ch.waitErr = cmd.Wait()
+		close(ch.exited)
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		conn, err := c.ConnectSuperuser(ctx, "postgres")
@@ -512,8 +516,8 @@ func (c *Cluster) StartChild(ctx context.Context) (*Child, error) {
 			return ch, nil
 		}
 		select {
-		case werr := <-ch.done:
-			return nil, fmt.Errorf("postgres exited during start-up: %v\n%s", werr, c.logTail(15))
+		case <-ch.exited:
+			return nil, fmt.Errorf("postgres exited during start-up: %w\n%s", ch.waitErr, c.logTail(15))
 		case <-ctx.Done():
 			ch.Stop()
 			return nil, ctx.Err()
@@ -521,7 +525,7 @@ func (c *Cluster) StartChild(ctx context.Context) (*Child, error) {
 		}
 		if time.Now().After(deadline) {
 			ch.Stop()
-			return nil, fmt.Errorf("postgres did not accept connections within 60s: %v\n%s", err, c.logTail(15))
+			return nil, fmt.Errorf("postgres did not accept connections within 60s: %w\n%s", err, c.logTail(15))
 		}
 	}
 }
@@ -530,10 +534,10 @@ func (c *Cluster) StartChild(ctx context.Context) (*Child, error) {
 func (ch *Child) Stop() {
 	_ = ch.cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-ch.done:
+	case <-ch.exited:
 	case <-time.After(30 * time.Second):
 		_ = ch.cmd.Process.Kill()
-		<-ch.done
+		<-ch.exited
 	}
 }
 
@@ -545,7 +549,7 @@ func (c *Cluster) ConnectSuperuser(ctx context.Context, database string) (*pgx.C
 		return nil, fmt.Errorf("superuser connection config: %w", err)
 	}
 	cfg.Host = c.cfg.SocketDir
-	cfg.Port = uint16(c.cfg.Port)
+	cfg.Port = uint16(c.cfg.Port) //nolint:gosec // G115: New checked the range
 	cfg.User = Superuser
 	cfg.Password = ""
 	cfg.Database = database

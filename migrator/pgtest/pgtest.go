@@ -384,7 +384,7 @@ func (e *env) close() {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0") //nolint:noctx // an instant local bind
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}

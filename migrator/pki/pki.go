@@ -119,7 +119,7 @@ func (o Options) withDefaults() Options {
 func (s Spec) Validate() error {
 	seen := map[string]bool{}
 	for _, ca := range s.CAs {
-		if ca == "" || filepath.Base(ca) != ca {
+		if !plainName(ca) {
 			return fmt.Errorf("pki spec: CA name %q must be a plain directory name", ca)
 		}
 		if seen[ca] {
@@ -128,7 +128,7 @@ func (s Spec) Validate() error {
 		seen[ca] = true
 	}
 	for _, l := range s.Leaves {
-		if l.Secret == "" || filepath.Base(l.Secret) != l.Secret {
+		if !plainName(l.Secret) {
 			return fmt.Errorf("pki spec: leaf secret %q must be a plain directory name", l.Secret)
 		}
 		if seen[l.Secret] {
@@ -146,6 +146,13 @@ func (s Spec) Validate() error {
 		}
 	}
 	return nil
+}
+
+// plainName reports whether name is usable as one directory under the
+// certificate directory: not empty, no separator, and not "." or "..",
+// which would put the Secret's files into the directory itself or its parent.
+func plainName(name string) bool {
+	return name != "" && name != "." && name != ".." && filepath.Base(name) == name
 }
 
 // Ensure makes the tree under dir match spec, issuing only what is needed.

@@ -9,7 +9,7 @@ const (
 	// client certificates; PostgreSQL trusts only this CA for client auth.
 	PostgresCA = "postgres-ca"
 	// PostgresServerSecret is PostgreSQL's own serving certificate.
-	PostgresServerSecret = "postgres-server-tls"
+	PostgresServerSecret = "postgres-server-tls" //nolint:gosec // G101: a Secret's name, not a credential
 )
 
 // DBClientSecret names the Secret holding the client certificate of a

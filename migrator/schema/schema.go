@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
+	"github.com/golang-migrate/migrate/v4/database"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
@@ -40,6 +41,10 @@ import (
 	"github.com/groundwork-dev/groundwork/migrator/dbconn"
 	"github.com/groundwork-dev/groundwork/migrator/migrations"
 )
+
+// ErrNotOwner means the migrator is connected as a role that does not own
+// the database, so it may not change the schema.
+var ErrNotOwner = errors.New("not the database owner")
 
 // lockKey identifies the migrator's advisory lock ("groundwk" in ASCII).
 const lockKey int64 = 0x67726f756e64776b
@@ -68,6 +73,13 @@ type Migrator struct {
 // Open connects to the database named by url, which must authenticate with
 // a client certificate (see package dbconn).
 func Open(ctx context.Context, url string, opts Options) (*Migrator, error) {
+	src := opts.Source
+	if src == nil {
+		src = migrations.FS
+	}
+	if err := checkSource(src); err != nil {
+		return nil, err
+	}
 	pool, err := dbconn.Connect(ctx, url, func(c *pgxpool.Config) {
 		c.MinConns = 0
 		c.MaxConns = 4
@@ -75,10 +87,7 @@ func Open(ctx context.Context, url string, opts Options) (*Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Migrator{pool: pool, src: opts.Source, role: opts.ServerRole, log: opts.Log}
-	if m.src == nil {
-		m.src = migrations.FS
-	}
+	m := &Migrator{pool: pool, src: src, role: opts.ServerRole, log: opts.Log}
 	if m.role == "" {
 		m.role = "server"
 	}
@@ -86,6 +95,19 @@ func Open(ctx context.Context, url string, opts Options) (*Migrator, error) {
 		m.log = io.Discard
 	}
 	return m, nil
+}
+
+// checkSource fails when src is not a usable migrations directory, so
+// that a bad Options.Source is reported by Open rather than found later.
+func checkSource(src fs.FS) error {
+	d, err := iofs.New(src, ".")
+	if err != nil {
+		return fmt.Errorf("migrations source: %w", err)
+	}
+	if _, err := d.First(); err != nil {
+		return errors.New("migrations source: no migration files (NNNNNN_name.up.sql)")
+	}
+	return nil
 }
 
 // Close releases the connections.
@@ -97,20 +119,22 @@ func (m *Migrator) Close() {
 func (m *Migrator) Pool() *pgxpool.Pool { return m.pool }
 
 // ErrDirty means golang-migrate recorded a migration as started but not
-// finished. Callers branch on it with errors.As.
-type ErrDirty struct{ Version uint }
+// finished. Callers branch on it with errors.As. Version is -1 when the
+// interrupted migration was rolling back the first one.
+type ErrDirty struct{ Version int }
 
 func (e *ErrDirty) Error() string {
-	return fmt.Sprintf("the database is marked dirty at version %d: a migration was interrupted (the process was killed, or a migration ran outside a transaction). "+
-		"Check the schema (go tool mage db:shell), then record the last version that is fully applied with `migrator force <version>` and run `migrator up` again", e.Version)
+	return fmt.Sprintf("the database is marked dirty at version %s: a migration was interrupted (the process was killed, or a migration ran outside a transaction). "+
+		"Check the schema (go tool mage db:shell), then record the last version that is fully applied with `migrator force <version>` and run `migrator up` again", versionString(e.Version))
 }
 
-// FailedError reports a migration that failed and was rolled back.
+// FailedError reports a migration file that failed and was rolled back.
 type FailedError struct {
-	Version  uint
-	File     string
-	Previous int // the version the database stays at; -1 for none
-	Err      error
+	Version  uint   // the version of the file that failed
+	File     string // its name: NNNNNN_name.up.sql, or .down.sql when rolling back
+	Line     uint   // where PostgreSQL reported the error in File; 0 if it gave no position
+	Previous int    // the version the database stays at; -1 for none
+	Err      error  // PostgreSQL's error (a *pgconn.PgError) when it reported one
 }
 
 func (e *FailedError) Error() string {
@@ -118,7 +142,15 @@ func (e *FailedError) Error() string {
 	if e.Previous < 0 {
 		at = "no version (empty)"
 	}
-	return fmt.Sprintf("migration %s failed and was rolled back, the schema stays at %s: %s; fix the file and run `migrator up` again", e.File, at, pgMessage(e.Err))
+	line := ""
+	if e.Line > 0 {
+		line = fmt.Sprintf(" at line %d", e.Line)
+	}
+	again := "run `migrator up` again"
+	if strings.HasSuffix(e.File, ".down.sql") {
+		again = "roll back again"
+	}
+	return fmt.Sprintf("migration %s failed%s and was rolled back, the schema stays at %s: %s; fix the file and %s", e.File, line, at, pgMessage(e.Err), again)
 }
 
 func (e *FailedError) Unwrap() error { return e.Err }
@@ -160,13 +192,13 @@ func (m *Migrator) Up(ctx context.Context) (UpResult, error) {
 		if len(res.River) > 0 {
 			fmt.Fprintf(m.log, "river schema: applied versions %v\n", res.River)
 		}
-		from, err := m.checkClean(gm)
+		from, err := m.checkClean(ctx)
 		if err != nil {
 			return err
 		}
 		res.AppFrom = from
 		if err := gm.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-			return m.rollbackMarker(gm, err)
+			return m.rollbackMarker(ctx, gm, err, true)
 		}
 		res.AppTo, err = m.version(gm)
 		if err != nil {
@@ -187,7 +219,7 @@ func (m *Migrator) Down(ctx context.Context, n int) error {
 		return fmt.Errorf("down: the number of migrations to roll back must be positive, got %d", n)
 	}
 	return m.locked(ctx, func(gm *migrate.Migrate) error {
-		from, err := m.checkClean(gm)
+		from, err := m.checkClean(ctx)
 		if err != nil {
 			return err
 		}
@@ -197,7 +229,7 @@ func (m *Migrator) Down(ctx context.Context, n int) error {
 			}
 			var short migrate.ErrShortLimit
 			if !errors.As(err, &short) {
-				return m.rollbackMarker(gm, err)
+				return m.rollbackMarker(ctx, gm, err, false)
 			}
 		}
 		to, err := m.version(gm)
@@ -209,18 +241,23 @@ func (m *Migrator) Down(ctx context.Context, n int) error {
 	})
 }
 
-// Goto migrates the app schema up or down to version v.
+// Goto migrates the app schema up or down to version v. Like Up, it
+// applies River's schema first (app migrations may refer to its tables) and
+// the grants last.
 func (m *Migrator) Goto(ctx context.Context, v uint) error {
+	if !m.hasVersion(v) {
+		return fmt.Errorf("goto %d: no migration has that version", v)
+	}
 	return m.locked(ctx, func(gm *migrate.Migrate) error {
-		from, err := m.checkClean(gm)
+		if _, err := m.riverUp(ctx); err != nil {
+			return err
+		}
+		from, err := m.checkClean(ctx)
 		if err != nil {
 			return err
 		}
-		if _, _, err := m.sourceDriver().ReadUp(v); err != nil {
-			return fmt.Errorf("goto %d: no migration has that version", v)
-		}
 		if err := gm.Migrate(v); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-			return m.rollbackMarker(gm, err)
+			return m.rollbackMarker(ctx, gm, err, int(v) > from)
 		}
 		fmt.Fprintf(m.log, "app schema: version %s → %d\n", versionString(from), v)
 		return m.grant(ctx)
@@ -234,13 +271,13 @@ func (m *Migrator) Force(ctx context.Context, v int) error {
 		return fmt.Errorf("force: version must be -1 (none) or a migration's version, got %d", v)
 	}
 	if v >= 0 {
-		if _, _, err := m.sourceDriver().ReadUp(uint(v)); err != nil {
+		if !m.hasVersion(uint(v)) {
 			return fmt.Errorf("force %d: no migration has that version", v)
 		}
 	}
 	return m.locked(ctx, func(gm *migrate.Migrate) error {
 		if err := gm.Force(v); err != nil {
-			return fmt.Errorf("force version %d: %w", v, err)
+			return fmt.Errorf("force version %d: %w", v, dbCause(err))
 		}
 		fmt.Fprintf(m.log, "app schema: version recorded as %s\n", versionString(v))
 		return nil
@@ -278,8 +315,11 @@ func LatestVersion(src fs.FS) (uint, error) {
 	}
 	for {
 		next, err := d.Next(v)
+		if errors.Is(err, os.ErrNotExist) {
+			return v, nil // v is the last one
+		}
 		if err != nil {
-			return v, nil
+			return 0, fmt.Errorf("read migrations: %w", err)
 		}
 		v = next
 	}
@@ -305,6 +345,17 @@ func (m *Migrator) locked(ctx context.Context, fn func(*migrate.Migrate) error) 
 		return fmt.Errorf("acquire connection for the migration lock: %w", err)
 	}
 	defer conn.Release()
+	// Only the owner may change the schema. Checked first because
+	// PostgreSQL answers a non-owner's GRANT with a warning, not an error,
+	// and because the message can then say which role to use.
+	var user, owner, db string
+	if err := conn.QueryRow(ctx, `SELECT current_user, pg_get_userbyid(datdba), datname
+		FROM pg_database WHERE datname = current_database()`).Scan(&user, &owner, &db); err != nil {
+		return fmt.Errorf("look up the database owner: %w", err)
+	}
+	if user != owner {
+		return fmt.Errorf("%w: connected as role %q, but database %q is owned by %q; run the migrator as %q (MIGRATOR_DATABASE_URL)", ErrNotOwner, user, db, owner, owner)
+	}
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
 		return fmt.Errorf("wait for the migration lock: %w", err)
 	}
@@ -344,7 +395,7 @@ func (m *Migrator) golangMigrate() (*migrate.Migrate, error) {
 	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{MigrationsTable: MigrationsTable})
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("prepare golang-migrate: %w", err)
+		return nil, fmt.Errorf("prepare golang-migrate: %w", dbCause(err))
 	}
 	gm, err := migrate.NewWithInstance("iofs", m.sourceDriver(), "pgx5", driver)
 	if err != nil {
@@ -367,43 +418,116 @@ func (m *Migrator) version(gm *migrate.Migrate) (int, error) {
 	return int(v), nil
 }
 
-func (m *Migrator) checkClean(gm *migrate.Migrate) (int, error) {
-	v, dirty, err := gm.Version()
-	if errors.Is(err, migrate.ErrNilVersion) {
-		return -1, nil
-	}
+// checkClean returns the app schema's version, or ErrDirty. It reads the
+// bookkeeping table itself: golang-migrate reports "dirty at no version"
+// (left by an interrupted rollback of the first migration) as no version.
+func (m *Migrator) checkClean(ctx context.Context) (int, error) {
+	v, dirty, err := m.Version(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
+		return 0, err
 	}
 	if dirty {
-		return int(v), &ErrDirty{Version: v}
+		return v, &ErrDirty{Version: v}
 	}
-	return int(v), nil
+	return v, nil
+}
+
+// dbCause takes the database's own error out of golang-migrate's
+// database.Error, which has no Unwrap (so errors.As cannot reach a
+// *pgconn.PgError through it) and quotes the whole statement or file.
+// golang-migrate returns it both as a value and as a pointer.
+func dbCause(err error) error {
+	if dbErr, ok := asDBError(err); ok && dbErr.OrigErr != nil {
+		return dbErr.OrigErr
+	}
+	return err
+}
+
+func asDBError(err error) (database.Error, bool) {
+	var v database.Error
+	if errors.As(err, &v) {
+		return v, true
+	}
+	var p *database.Error
+	if errors.As(err, &p) && p != nil {
+		return *p, true
+	}
+	return database.Error{}, false
+}
+
+// hasVersion reports whether the source has an up migration numbered v.
+func (m *Migrator) hasVersion(v uint) bool {
+	r, _, err := m.sourceDriver().ReadUp(v)
+	if err != nil {
+		return false
+	}
+	r.Close()
+	return true
 }
 
 // rollbackMarker handles a failed migration. Each migration file runs as a
 // single implicit transaction, so PostgreSQL rolled its changes back; only
-// golang-migrate's dirty marker is left, and it is reset to the previous
-// version so that the next `up` can simply run again.
-func (m *Migrator) rollbackMarker(gm *migrate.Migrate, runErr error) error {
-	v, dirty, err := gm.Version()
+// golang-migrate's dirty marker is left, and it is reset to the version the
+// schema is really at, so that the next command can simply run again.
+//
+// golang-migrate marks the version it is going to: when applying version
+// v, v itself; when rolling v back, the version before v (-1 for none).
+func (m *Migrator) rollbackMarker(ctx context.Context, gm *migrate.Migrate, runErr error, up bool) error {
+	// Keep PostgreSQL's error, and the line of the file it points at.
+	cause, line := dbCause(runErr), uint(0)
+	var pgErr *pgconn.PgError
+	if dbErr, ok := asDBError(runErr); ok && errors.As(cause, &pgErr) && pgErr.Position > 0 {
+		line = dbErr.Line
+	}
+	marked, dirty, err := m.Version(ctx)
 	if err != nil || !dirty {
-		return fmt.Errorf("migrate: %w", runErr)
+		// golang-migrate failed before it ran a file (the role may not
+		// write the bookkeeping table, say), or the marker is unreadable.
+		return fmt.Errorf("migrate: %w", cause)
 	}
 	src := m.sourceDriver()
-	prev := -1
-	if p, err := src.Prev(v); err == nil {
-		prev = int(p)
+	var failed uint
+	stays := -1
+	if up {
+		if marked < 0 {
+			return fmt.Errorf("migrate: %w", cause)
+		}
+		failed = uint(marked)
+		if p, err := src.Prev(failed); err == nil {
+			stays = int(p)
+		}
+	} else {
+		if marked < 0 {
+			failed, err = src.First()
+		} else {
+			failed, err = src.Next(uint(marked))
+		}
+		if err != nil {
+			return fmt.Errorf("migrate: %w", cause)
+		}
+		stays = int(failed)
 	}
-	file := fmt.Sprint(v)
-	if r, ident, err := src.ReadUp(v); err == nil {
-		r.Close()
-		file = fmt.Sprintf("%06d_%s.up.sql", v, ident)
+	file := m.fileName(failed, up)
+	if err := gm.Force(stays); err != nil {
+		return fmt.Errorf("migration %s failed (%s), and resetting the dirty marker failed too: %w", file, pgMessage(cause), err)
 	}
-	if err := gm.Force(prev); err != nil {
-		return fmt.Errorf("migration %s failed (%s), and resetting the dirty marker failed too: %w", file, pgMessage(runErr), err)
+	return &FailedError{Version: failed, File: file, Line: line, Previous: stays, Err: cause}
+}
+
+// fileName returns the name of the up or down file of version v.
+func (m *Migrator) fileName(v uint, up bool) string {
+	dir := source.Down
+	if up {
+		dir = source.Up
 	}
-	return &FailedError{Version: v, File: file, Previous: prev, Err: runErr}
+	if entries, err := fs.ReadDir(m.src, "."); err == nil {
+		for _, e := range entries {
+			if mig, err := source.DefaultParse(e.Name()); err == nil && mig.Version == v && mig.Direction == dir {
+				return e.Name()
+			}
+		}
+	}
+	return fmt.Sprintf("version %d (%s)", v, dir)
 }
 
 func (m *Migrator) riverUp(ctx context.Context) (*rivermigrate.MigrateResult, error) {
