@@ -248,12 +248,16 @@ func measureMigrate(ctx context.Context) (Result, error) {
 	var ours, base []time.Duration
 	for i := 0; i < Reps; i++ {
 		for _, ourRun := range []bool{true, false} {
-			name := fmt.Sprintf("bench_%d_%t", i, ourRun)
-			if err := pgcluster.CreateDatabase(ctx, admin, pgcluster.Database{Name: name, Owner: devstack.RoleMigrator}, ""); err != nil {
+			// A fresh, empty app database each time: pg_hba admits the
+			// roles to that name only.
+			if _, err := admin.Exec(ctx, "DROP DATABASE "+devstack.DBApp+" WITH (FORCE)"); err != nil {
 				return res, err
 			}
-			url := strings.Replace(cfg.DatabaseURL(devstack.RoleMigrator, devstack.DBApp), "/"+devstack.DBApp+"?", "/"+name+"?", 1)
-			d, err := timeMigration(ctx, url, ourRun)
+			db := pgcluster.Database{Name: devstack.DBApp, Owner: devstack.RoleMigrator, Connect: []string{devstack.RoleServer}}
+			if err := pgcluster.CreateDatabase(ctx, admin, db, ""); err != nil {
+				return res, err
+			}
+			d, err := timeMigration(ctx, cfg.DatabaseURL(devstack.RoleMigrator, devstack.DBApp), ourRun)
 			if err != nil {
 				return res, err
 			}
@@ -261,9 +265,6 @@ func measureMigrate(ctx context.Context) (Result, error) {
 				ours = append(ours, d)
 			} else {
 				base = append(base, d)
-			}
-			if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-				return res, err
 			}
 		}
 	}
@@ -301,7 +302,9 @@ func timeMigration(ctx context.Context, url string, ours bool) (time.Duration, e
 	}
 	var sqls []string
 	for _, v := range rm.AllVersions() {
-		sqls = append(sqls, v.SQLUp)
+		// River's files name their schema through a template; empty means
+		// the search path, as rivermigrate does without a configured schema.
+		sqls = append(sqls, strings.ReplaceAll(v.SQLUp, "/* TEMPLATE: schema */", ""))
 	}
 	files, err := fs.Glob(migrations.FS, "*.up.sql")
 	if err != nil {
