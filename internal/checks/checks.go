@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/protogen"
 	"github.com/groundwork-dev/groundwork/internal/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/toolbuild"
 	"github.com/groundwork-dev/groundwork/internal/workspace"
@@ -24,9 +25,14 @@ type Checks struct {
 
 func (c Checks) runner() workspace.Runner { return workspace.Runner{Root: c.Root, Out: c.Out} }
 
-// Lint runs gofmt, go vet and golangci-lint over every module.
+// Lint runs buf lint and buf format on the protos, then gofmt, go vet and
+// golangci-lint over every module.
 func (c Checks) Lint(ctx context.Context) error {
 	r := c.runner()
+	fmt.Fprintln(c.Out, "==> buf lint, buf format")
+	if err := protogen.Lint(ctx, c.Root, c.Out); err != nil {
+		return err
+	}
 	if err := r.Gofmt(ctx); err != nil {
 		return err
 	}
@@ -69,8 +75,13 @@ func (c Checks) Test(ctx context.Context, fresh bool) error {
 	return c.runner().Each(ctx, args...)
 }
 
-// Generate runs every generator: go generate in each module.
+// Generate runs every generator: buf for the protos, then go generate in
+// each module (messengers).
 func (c Checks) Generate(ctx context.Context) error {
+	fmt.Fprintln(c.Out, "==> buf generate")
+	if err := protogen.Generate(ctx, c.Root, c.Out); err != nil {
+		return err
+	}
 	return c.runner().Each(ctx, "generate", "./...")
 }
 

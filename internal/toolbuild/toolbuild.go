@@ -24,6 +24,10 @@ type Tool struct {
 // GolangciLint is the linter, pinned in tools/golangci-lint/go.mod.
 var GolangciLint = Tool{Dir: "golangci-lint", Package: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", Name: "golangci-lint"}
 
+// Buf compiles, lints and formats the protos and drives the protoc plugins
+// of `buf generate`, pinned in tools/buf/go.mod.
+var Buf = Tool{Dir: "buf", Package: "github.com/bufbuild/buf/cmd/buf", Name: "buf"}
+
 // Kratos is Ory Kratos (identity and sessions), pinned in tools/kratos/go.mod.
 // Ory's release builds stamp the version with a linker flag; without it the
 // binary reports "master" in its logs and /admin/version.
