@@ -102,7 +102,26 @@ func freePort(ctx context.Context) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// tempRoot is a throwaway "checkout" the stack keeps its .dev/ in.
+// stackConfig is the repository's stack with its state in dir and every
+// port free, so a benchmark never touches the developer's own stack.
+func stackConfig(ctx context.Context, dir string) (devstack.Config, error) {
+	ports := map[string]string{}
+	for _, k := range []string{devstack.EnvPGPort, devstack.EnvKratosPublicPort, devstack.EnvKratosAdminPort} {
+		p, err := freePort(ctx)
+		if err != nil {
+			return devstack.Config{}, err
+		}
+		ports[k] = fmt.Sprint(p)
+	}
+	cfg, err := devstack.ConfigFromEnv(".", func(k string) string { return ports[k] })
+	if err != nil {
+		return cfg, err
+	}
+	cfg.State = filepath.Join(dir, ".dev")
+	return cfg, nil
+}
+
+// tempRoot is a throwaway directory the stack keeps its state in.
 func tempRoot() (string, error) {
 	dir, err := os.MkdirTemp("", "devbench-")
 	if err != nil {
@@ -120,16 +139,7 @@ func measureUp(ctx context.Context) (Result, Result, error) {
 		if err != nil {
 			return cold, warm, err
 		}
-		port, err := freePort(ctx)
-		if err != nil {
-			return cold, warm, err
-		}
-		cfg, err := devstack.ConfigFromEnv(root, func(k string) string {
-			if k == devstack.EnvPGPort {
-				return fmt.Sprint(port)
-			}
-			return ""
-		})
+		cfg, err := stackConfig(ctx, root)
 		if err != nil {
 			return cold, warm, err
 		}
@@ -222,16 +232,7 @@ func measureMigrate(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	defer os.RemoveAll(root)
-	port, err := freePort(ctx)
-	if err != nil {
-		return res, err
-	}
-	cfg, err := devstack.ConfigFromEnv(root, func(k string) string {
-		if k == devstack.EnvPGPort {
-			return fmt.Sprint(port)
-		}
-		return ""
-	})
+	cfg, err := stackConfig(ctx, root)
 	if err != nil {
 		return res, err
 	}

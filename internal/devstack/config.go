@@ -22,7 +22,9 @@ import (
 
 // Environment variables that override the defaults.
 const (
-	EnvPGPort = "GROUNDWORK_PG_PORT"
+	EnvPGPort           = "GROUNDWORK_PG_PORT"
+	EnvKratosPublicPort = "GROUNDWORK_KRATOS_PUBLIC_PORT"
+	EnvKratosAdminPort  = "GROUNDWORK_KRATOS_ADMIN_PORT"
 )
 
 // Roles and databases of the stack (ARCHITECTURE.md, Database).
@@ -36,9 +38,16 @@ const (
 
 // Config is the stack's configuration, parsed once from the environment.
 type Config struct {
-	Root     string // repository root, absolute
+	Root string // repository root, absolute
+	// State is where the stack keeps its state; default <Root>/.dev. Tests
+	// and benchmarks point it at a temporary directory.
+	State    string
 	PGListen string
 	PGPort   int
+
+	KratosHost       string
+	KratosPublicPort int
+	KratosAdminPort  int
 }
 
 // ConfigFromEnv reads the overrides; getenv is os.Getenv outside tests.
@@ -47,19 +56,42 @@ func ConfigFromEnv(root string, getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("resolve repository root: %w", err)
 	}
-	c := Config{Root: abs, PGListen: "127.0.0.1", PGPort: 15432}
-	if v := getenv(EnvPGPort); v != "" {
+	c := Config{Root: abs, PGListen: "127.0.0.1", PGPort: 15432,
+		KratosHost: "127.0.0.1", KratosPublicPort: 4433, KratosAdminPort: 4434}
+	for _, o := range []struct {
+		env  string
+		port *int
+	}{{EnvPGPort, &c.PGPort}, {EnvKratosPublicPort, &c.KratosPublicPort}, {EnvKratosAdminPort, &c.KratosAdminPort}} {
+		v := getenv(o.env)
+		if v == "" {
+			continue
+		}
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 1024 || p > 65535 {
-			return c, fmt.Errorf("%s=%q: want a port number from 1024 to 65535", EnvPGPort, v)
+			return c, fmt.Errorf("%s=%q: want a port number from 1024 to 65535", o.env, v)
 		}
-		c.PGPort = p
+		*o.port = p
 	}
 	return c, nil
 }
 
-// StateDir is .dev/ under the repository root.
-func (c Config) StateDir() string { return filepath.Join(c.Root, ".dev") }
+// KratosPublicAddr is Kratos's public listen address.
+func (c Config) KratosPublicAddr() string {
+	return net.JoinHostPort(c.KratosHost, strconv.Itoa(c.KratosPublicPort))
+}
+
+// KratosAdminAddr is Kratos's admin listen address.
+func (c Config) KratosAdminAddr() string {
+	return net.JoinHostPort(c.KratosHost, strconv.Itoa(c.KratosAdminPort))
+}
+
+// StateDir is .dev/ under the repository root, unless State says otherwise.
+func (c Config) StateDir() string {
+	if c.State != "" {
+		return c.State
+	}
+	return filepath.Join(c.Root, ".dev")
+}
 
 // PKIDir holds the certificates, one directory per cert-manager Secret.
 func (c Config) PKIDir() string { return filepath.Join(c.StateDir(), "pki") }

@@ -84,6 +84,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.checkServerLogin(ctx); err != nil {
 		return fmt.Errorf("health check: %w", err)
 	}
+	if err := s.upKratos(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(s.out, "stack healthy in %s\n\n", s.now().Sub(start).Round(time.Millisecond))
 	return s.Status(ctx)
 }
@@ -193,6 +196,9 @@ func (s *Stack) checkServerLogin(ctx context.Context) error {
 
 // Down stops every component and keeps the data.
 func (s *Stack) Down(ctx context.Context) error {
+	if err := s.downKratos(ctx); err != nil {
+		return err
+	}
 	c, err := s.cluster()
 	if err != nil {
 		if errors.Is(err, pgcluster.ErrNoBinaries) {

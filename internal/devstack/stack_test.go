@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,17 +31,17 @@ type testBundle struct {
 // setup returns a stack kept in a temporary checkout on a free port.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	root := t.TempDir()
+	state := t.TempDir()
 	// t.TempDir is 0700; the unprivileged PostgreSQL user must traverse it.
-	require.NoError(t, os.Chmod(root, 0o711))
-	port := freePort(t)
-	cfg, err := ConfigFromEnv(root, func(k string) string {
-		if k == EnvPGPort {
-			return fmt.Sprint(port)
-		}
-		return ""
-	})
+	require.NoError(t, os.Chmod(state, 0o711))
+	ports := map[string]string{
+		EnvPGPort:           fmt.Sprint(freePort(t)),
+		EnvKratosPublicPort: fmt.Sprint(freePort(t)),
+		EnvKratosAdminPort:  fmt.Sprint(freePort(t)),
+	}
+	cfg, err := ConfigFromEnv("../..", func(k string) string { return ports[k] })
 	require.NoError(t, err)
+	cfg.State = filepath.Join(state, ".dev")
 	out := &bytes.Buffer{}
 	s := New(cfg, out, sysdeps.New(out))
 	t.Cleanup(func() { _ = s.Reset(context.Background()) })
@@ -124,6 +125,10 @@ func TestUpIsIdempotentAndKeepsDataAcrossDownAndUp(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, "SELECT email FROM users").Scan(&email))
 	require.Equal(t, "keep@example.com", email)
 	require.NoError(t, b.stack.Status(ctx))
+	statuses := b.stack.Check(ctx)
+	require.Len(t, statuses, 3)
+	require.Equal(t, "kratos", statuses[2].Name)
+	require.True(t, statuses[2].Healthy, "kratos: %s", statuses[2].Health)
 }
 
 func TestOnlyCertificateLoginsForTheRightRoleAndDatabase(t *testing.T) {
@@ -256,4 +261,16 @@ func TestEnvPrintsQuotedExportsForEachRole(t *testing.T) {
 	}
 	require.Contains(t, out.String(), `it'\''s`, "single quotes in paths must be escaped for the shell")
 	require.True(t, strings.Contains(out.String(), "sslmode=verify-full"))
+}
+
+func TestUpFailsClearlyWhenKratosPortIsTaken(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	l, err := net.Listen("tcp", b.cfg.KratosPublicAddr())
+	require.NoError(t, err)
+	defer l.Close()
+	err = b.stack.Up(ctx)
+	require.ErrorIs(t, err, ErrPortInUse)
+	require.Contains(t, err.Error(), b.cfg.KratosPublicAddr())
 }

@@ -47,7 +47,7 @@ func (s *Stack) Check(ctx context.Context) []ComponentStatus {
 	if pg.Healthy {
 		mig = s.checkMigrations(ctx, mig)
 	}
-	return []ComponentStatus{pg, mig}
+	return []ComponentStatus{pg, mig, s.checkKratos(ctx)}
 }
 
 func (s *Stack) checkMigrations(ctx context.Context, st ComponentStatus) ComponentStatus {
@@ -105,6 +105,8 @@ func (s *Stack) Env() {
 		{"MIGRATOR_DATABASE_URL", s.cfg.DatabaseURL(RoleMigrator, DBApp)},
 		{"SERVER_DATABASE_URL", s.cfg.DatabaseURL(RoleServer, DBApp)},
 		{"KRATOS_DSN", s.cfg.DatabaseURL(RoleKratos, DBKratos)},
+		{"KRATOS_PUBLIC_URL", s.cfg.KratosPublicURL()},
+		{"KRATOS_ADMIN_URL", s.cfg.KratosAdminURL()},
 		{"GROUNDWORK_PKI_DIR", s.cfg.PKIDir()},
 	}
 	fmt.Fprintln(s.out, "# eval \"$(go tool mage dev:env)\"")

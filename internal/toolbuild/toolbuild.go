@@ -5,12 +5,16 @@
 package toolbuild
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 )
 
 // Tool is a program built from tools/<Dir>.
@@ -49,4 +53,41 @@ func Build(ctx context.Context, root string, t Tool, out io.Writer) (string, err
 		return "", fmt.Errorf("build %s from tools/%s: %w", t.Name, t.Dir, err)
 	}
 	return bin, nil
+}
+
+// Ensure returns the tool's binary, building it only when it is missing or
+// its inputs changed (go.mod, go.sum, package, linker flags, Go version):
+// cheaper than Build's "go build", which still relinks a large binary.
+func Ensure(ctx context.Context, root string, t Tool, out io.Writer) (string, error) {
+	bin := filepath.Join(root, ".cache", "bin", t.Name)
+	want, err := stamp(root, t)
+	if err != nil {
+		return "", err
+	}
+	if got, err := os.ReadFile(bin + ".stamp"); err == nil && bytes.Equal(got, want) {
+		if _, err := os.Stat(bin); err == nil {
+			return bin, nil
+		}
+	}
+	fmt.Fprintf(out, "building %s from tools/%s (first time: a few minutes)\n", t.Name, t.Dir)
+	if _, err := Build(ctx, root, t, out); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(bin+".stamp", want, 0o644); err != nil {
+		return "", fmt.Errorf("record build of %s: %w", t.Name, err)
+	}
+	return bin, nil
+}
+
+func stamp(root string, t Tool) ([]byte, error) {
+	h := sha256.New()
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(root, "tools", t.Dir, f))
+		if err != nil {
+			return nil, fmt.Errorf("read tools/%s/%s: %w", t.Dir, f, err)
+		}
+		h.Write(b)
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00%s", t.Package, t.LDFlags, runtime.Version())
+	return []byte(hex.EncodeToString(h.Sum(nil)) + "\n"), nil
 }
