@@ -152,7 +152,7 @@ func (c Config) DatabaseURL(role, database string) string {
 
 // Certificates is the stack's certificate tree.
 func Certificates() pki.Spec {
-	return pki.PostgresTree(RoleMigrator, RoleServer, RoleKratos)
+	return pki.Merge(pki.PostgresTree(RoleMigrator, RoleServer, RoleKratos), pki.ServerTree())
 }
 
 // clusterPlan lists the roles and databases (ARCHITECTURE.md, Database).

@@ -75,7 +75,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgresql: %w", err)
 	}
-	if err := s.startPostgres(ctx, c, rep.Changed()); err != nil {
+	if err := s.startPostgres(ctx, c, issuedAny(rep, pki.PostgresCA, pki.PostgresServerSecret)); err != nil {
 		return err
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -89,6 +89,18 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	fmt.Fprintf(s.out, "stack healthy in %s\n\n", s.now().Sub(start).Round(time.Millisecond))
 	return s.Status(ctx)
+}
+
+// issuedAny reports whether the report names one of the secrets.
+func issuedAny(rep pki.Report, secrets ...string) bool {
+	for _, got := range rep.Issued {
+		for _, s := range secrets {
+			if got == s {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Stack) prepareDirs() error {
