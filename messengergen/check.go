@@ -44,6 +44,7 @@ type messenger struct {
 	pkg        string
 	output     string // slash-separated, relative to the spec's directory
 	importPath string // the generated package's import path, or ""
+	direct     bool   // dispatch: direct, the receivers held as their declared types
 	handlers   map[string]bool
 	messages   []*message // the routes among its handlers, in declaration order
 }
@@ -272,13 +273,62 @@ func (c *checker) messengers(decls []*messengerDecl) {
 				m.importPath = p
 			}
 		}
+		c.dispatch(m)
 		c.members(m)
+		if m.direct {
+			c.directTypes(m)
+		}
 		c.m.messengers = append(c.m.messengers, m)
 	}
 	// Name collisions are only meaningful once everything else is right.
 	if len(c.diags.list) == 0 {
 		for _, m := range c.m.messengers {
 			c.collisions(m)
+		}
+	}
+}
+
+// Dispatch modes of a messenger (its dispatch field).
+const (
+	dispatchInterface = "interface" // the default: receivers held as their handler interfaces
+	dispatchDirect    = "direct"    // receivers held as their declared Go types
+)
+
+// dispatch checks a messenger's dispatch mode.
+func (c *checker) dispatch(m *messenger) {
+	switch d := m.decl.dispatch; d.val {
+	case "", dispatchInterface:
+		// "" is the default, or empty and reported while decoding.
+	case dispatchDirect:
+		m.direct = true
+	default:
+		c.diags.errorf(d.pos, "messenger %q: dispatch %q is not valid: want %q (the default: handlers held as their generated interfaces, so fakes fit) or %q (handlers held as their declared types, calls static)%s",
+			m.name, d.val, dispatchInterface, dispatchDirect, didYouMean(strings.ToLower(d.val), []string{dispatchInterface, dispatchDirect}))
+	}
+}
+
+// directTypes checks that a messenger with direct dispatch can hold each of
+// its receivers as its declared type: that type must be one that can have
+// methods, from a package the messenger can import.
+func (c *checker) directTypes(m *messenger) {
+	receivers, _ := m.roles(c.m)
+	for _, h := range receivers {
+		if h.typ.expr == "" {
+			continue // reported with the handler
+		}
+		if !h.typ.named {
+			c.diags.errorf(h.decl.typ.pos, "handler %s has type %q, which cannot have its Handle methods; messenger %q (dispatch: direct at %s) holds it as that type and needs alias.Type or *alias.Type",
+				h.name, h.typ.expr, m.name, m.decl.dispatch.pos)
+			continue
+		}
+		if m.importPath == "" {
+			continue
+		}
+		for _, a := range h.typ.aliases {
+			if c.m.imports[a] == m.importPath {
+				c.diags.errorf(h.decl.typ.pos, "handler %s has type %q from package %s, the package of messenger %q, which has dispatch: direct (at %s) and would import itself; move the handler type to its own package",
+					h.name, h.typ.expr, m.importPath, m.name, m.decl.dispatch.pos)
+			}
 		}
 	}
 }
@@ -363,7 +413,7 @@ func (c *checker) collisions(m *messenger) {
 			claim(nextType(msg, r), "a forwarder of message "+msg.name, msg.decl.name.pos)
 		}
 	}
-	for _, alias := range m.aliases() {
+	for _, alias := range m.aliases(c.m) {
 		claim(alias, "import alias "+alias, c.m.importPos[alias])
 	}
 	if m.importPath != "" {
@@ -414,16 +464,28 @@ func (m *messenger) receives(h *handler) bool {
 	return false
 }
 
-// aliases lists the import aliases m's generated code uses, in first-use order.
-func (m *messenger) aliases() []string {
+// aliases lists the import aliases m's generated code uses, in first-use
+// order: those of the message and response types and, with direct dispatch,
+// those of the receivers' types.
+func (m *messenger) aliases(model *model) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, msg := range m.messages {
-		for _, a := range append(append([]string(nil), msg.msg.aliases...), msg.resp.aliases...) {
+	add := func(as []string) {
+		for _, a := range as {
 			if !seen[a] {
 				seen[a] = true
 				out = append(out, a)
 			}
+		}
+	}
+	for _, msg := range m.messages {
+		add(msg.msg.aliases)
+		add(msg.resp.aliases)
+	}
+	if m.direct {
+		receivers, _ := m.roles(model)
+		for _, h := range receivers {
+			add(h.typ.aliases)
 		}
 	}
 	return out

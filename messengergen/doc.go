@@ -25,6 +25,7 @@
 //	  - name: app
 //	    package: messenger
 //	    output: internal/messenger/messenger.go   # relative to the spec
+//	    dispatch: direct      # optional: interface (the default) or direct
 //	    handlers: [AccountAPI, Audit, AccountRepo]
 //
 // For each messenger, [Generate] emits one Go file holding only the listed
@@ -49,6 +50,18 @@
 // derived context, and gets the final receiver's response back; it stops the
 // message by returning an error. New takes the receivers only: sources call
 // the messenger rather than being called by it, and take it as their Sender.
+//
+// By default (dispatch: interface) the messenger holds each receiver as its
+// Handler interface, so New accepts fakes. With dispatch: direct it holds
+// each receiver as its declared type instead:
+//
+//	func New(audit *mw.Audit, accountRepo *store.Accounts) *Messenger
+//
+// and calls it statically, at the cost of importing the receivers' packages
+// (which therefore must not import the messenger; a middleware declares the
+// Next alias it needs itself). The Sender, Handler and Next types are the
+// same in both modes, so a spec typically gives the server a direct
+// messenger and tests interface messengers of the same handlers.
 //
 // An illegal spec produces no files but [Diagnostics]: every problem found,
 // each as file:line:col: message, sorted by position.

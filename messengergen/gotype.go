@@ -15,6 +15,11 @@ import (
 type goType struct {
 	expr    string   // canonical form, e.g. "*api.CreateAccountRequest"
 	aliases []string // import aliases it qualifies names with, in order of appearance
+	// named is true for an imported named type (alias.T, alias.T[...]) or a
+	// pointer to one: the only types that can carry handler methods.
+	named bool
+	// pointer is true when the type is a pointer (*...).
+	pointer bool
 }
 
 // parseGoType parses a Go type expression such as "*api.Request",
@@ -35,6 +40,18 @@ func parseGoType(src string) (goType, error) {
 		return goType{}, fmt.Errorf("printing type %q: %w", src, err)
 	}
 	t.expr = buf.String()
+	if star, ok := expr.(*ast.StarExpr); ok {
+		t.pointer = true
+		expr = star.X
+	}
+	switch e := expr.(type) {
+	case *ast.SelectorExpr:
+		t.named = true
+	case *ast.IndexExpr:
+		_, t.named = e.X.(*ast.SelectorExpr)
+	case *ast.IndexListExpr:
+		_, t.named = e.X.(*ast.SelectorExpr)
+	}
 	return t, nil
 }
 

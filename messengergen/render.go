@@ -20,11 +20,16 @@ func renderGo(m *model, ms *messenger, header string) []byte {
 	w.p("")
 	w.p("// Package %s holds messenger %q, which routes messages from", ms.pkg, ms.name)
 	w.p("// %s to their receivers by plain method calls.", joinAnd(names(sources)))
+	if ms.direct {
+		w.p("//")
+		w.p("// Its dispatch is direct: it holds each receiver as its declared type, so")
+		w.p("// its calls to them are static. Only a middleware's next.Send is dynamic.")
+	}
 	w.p("package %s", ms.pkg)
 	w.p("")
 	w.p("import (")
 	w.p("\t\"context\"")
-	aliases := ms.aliases()
+	aliases := ms.aliases(m)
 	if len(aliases) > 0 {
 		slices.SortFunc(aliases, func(a, b string) int { return strings.Compare(m.imports[a]+" "+a, m.imports[b]+" "+b) })
 		w.p("")
@@ -40,16 +45,26 @@ func renderGo(m *model, ms *messenger, header string) []byte {
 	w.p("// %s.", joinAnd(suffixed(sources, "Sender")))
 	w.p("type Messenger struct {")
 	for _, h := range receivers {
-		w.p("\t%s %sHandler", fields[h], h.name)
+		w.p("\t%s %s", fields[h], fieldType(ms, h))
 	}
 	w.p("}")
 	w.p("")
+	checked := nilChecked(ms, receivers)
 	w.p("// New returns a Messenger that delivers messages to the given receivers.")
-	w.p("// It panics if one is nil: the wiring is wrong.")
-	w.p("func New(%s) *Messenger {", params(receivers, fields))
-	for _, h := range receivers {
+	switch {
+	case len(checked) == len(receivers):
+		w.p("// It panics if one is nil: the wiring is wrong.")
+	case len(checked) > 0:
+		w.p("// It panics if a pointer among them is nil: the wiring is wrong.")
+	}
+	w.p("func New(%s) *Messenger {", params(ms, receivers, fields))
+	for _, h := range checked {
 		w.p("\tif %s == nil {", fields[h])
-		w.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+"Handler")
+		if ms.direct {
+			w.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+" ("+h.typ.expr+")")
+		} else {
+			w.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+"Handler")
+		}
 		w.p("\t}")
 	}
 	w.p("\treturn &Messenger{")
@@ -64,6 +79,17 @@ func renderGo(m *model, ms *messenger, header string) []byte {
 	w.p("var (")
 	for _, h := range sources {
 		w.p("\t_ %sSender = (*Messenger)(nil)", h.name)
+	}
+	if ms.direct {
+		// The messenger compiles only if the declared types have the
+		// methods; these assertions also keep them in step with the handler
+		// interfaces that a test messenger with interface dispatch takes.
+		w.p("")
+		w.p("\t// The receivers' declared types implement their handler interfaces, so")
+		w.p("\t// they fit a messenger with interface dispatch too, as fakes do.")
+		for _, h := range receivers {
+			w.p("\t_ %sHandler = %s", h.name, zeroValue(h.typ))
+		}
 	}
 	w.p(")")
 	w.p("")
@@ -195,12 +221,45 @@ func lowerCamel(s string) string {
 	return string(r)
 }
 
-func params(hs []*handler, fields map[*handler]string) string {
+func params(ms *messenger, hs []*handler, fields map[*handler]string) string {
 	var ps []string
 	for _, h := range hs {
-		ps = append(ps, fields[h]+" "+h.name+"Handler")
+		ps = append(ps, fields[h]+" "+fieldType(ms, h))
 	}
 	return strings.Join(ps, ", ")
+}
+
+// fieldType is the type the messenger holds receiver h as: its handler
+// interface, or with direct dispatch its declared type.
+func fieldType(ms *messenger, h *handler) string {
+	if ms.direct {
+		return h.typ.expr
+	}
+	return h.name + "Handler"
+}
+
+// nilChecked lists the receivers New checks for nil: all of them when they
+// are held as interfaces; with direct dispatch, those of pointer types (a
+// named non-pointer type may be a struct, which cannot be compared to nil).
+func nilChecked(ms *messenger, hs []*handler) []*handler {
+	if !ms.direct {
+		return hs
+	}
+	var out []*handler
+	for _, h := range hs {
+		if h.typ.pointer {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// zeroValue is an expression of type t's zero value, e.g. (*store.Accounts)(nil).
+func zeroValue(t goType) string {
+	if t.pointer {
+		return "(" + t.expr + ")(nil)"
+	}
+	return "*new(" + t.expr + ")"
 }
 
 func names(hs []*handler) []string {

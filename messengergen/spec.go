@@ -60,6 +60,7 @@ type messengerDecl struct {
 	pkg         str
 	output      str
 	importPath  str // optional: the generated package's import path
+	dispatch    str // optional: "interface" (the default) or "direct"
 	handlers    []str
 	handlersPos position
 }
@@ -210,7 +211,7 @@ func (d *decoder) message(n *yaml.Node, r *routeDecl) *messageDecl {
 
 func (d *decoder) messenger(n *yaml.Node) *messengerDecl {
 	m := &messengerDecl{pos: pos(n), handlersPos: pos(n)}
-	d.fields(n, "a messenger", []string{"name", "package", "output", "import", "handlers"}, func(key string, val *yaml.Node) {
+	d.fields(n, "a messenger", []string{"name", "package", "output", "import", "dispatch", "handlers"}, func(key string, val *yaml.Node) {
 		switch key {
 		case "name":
 			m.name, _ = d.str(val, "messenger name", true)
@@ -220,6 +221,8 @@ func (d *decoder) messenger(n *yaml.Node) *messengerDecl {
 			m.output, _ = d.str(val, "messenger output", true)
 		case "import":
 			m.importPath, _ = d.str(val, "messenger import path", true)
+		case "dispatch":
+			m.dispatch, _ = d.str(val, "messenger dispatch", true)
 		case "handlers":
 			m.handlersPos = pos(val)
 			var ok bool

@@ -19,19 +19,28 @@ import (
 	"github.com/groundwork-dev/groundwork/messengergen/internal/example/testadmin"
 )
 
-// TestGeneratedIsCurrent fails when routing.yaml and the committed generated
-// files disagree: run go generate ./... in messengergen/.
+// TestGeneratedIsCurrent fails when a routing.yaml and the committed
+// generated files disagree: run go generate ./... in messengergen/.
 func TestGeneratedIsCurrent(t *testing.T) {
 	t.Parallel()
-	spec, err := os.ReadFile("routing.yaml")
-	require.NoError(t, err)
-	files, err := messengergen.Generate(spec, "routing.yaml", messengergen.Options{Graph: true})
-	require.NoError(t, err)
-	require.Len(t, files, 9)
-	for name, want := range files {
-		got, err := os.ReadFile(filepath.FromSlash(name))
+	for _, c := range []struct {
+		dir   string
+		opts  messengergen.Options // as in the directory's go:generate line
+		files int
+	}{
+		{".", messengergen.Options{Graph: true}, 9},
+		{"nopchain", messengergen.Options{}, 2},
+	} {
+		spec, err := os.ReadFile(filepath.Join(c.dir, "routing.yaml"))
 		require.NoError(t, err)
-		require.Equal(t, string(want), string(got), "%s is stale: run go generate ./...", name)
+		files, err := messengergen.Generate(spec, "routing.yaml", c.opts)
+		require.NoError(t, err)
+		require.Len(t, files, c.files, c.dir)
+		for name, want := range files {
+			got, err := os.ReadFile(filepath.Join(c.dir, filepath.FromSlash(name)))
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(got), "%s is stale: run go generate ./...", filepath.Join(c.dir, name))
+		}
 	}
 }
 
@@ -99,8 +108,13 @@ func TestAppMessenger(t *testing.T) {
 
 	t.Run("NewPanicsOnANilHandler", func(t *testing.T) {
 		t.Parallel()
-		require.PanicsWithValue(t, "messenger.New: nil AuditHandler", func() {
+		// With direct dispatch New takes *policy.Audit; with interface
+		// dispatch, testadmin.New takes an AuditHandler.
+		require.PanicsWithValue(t, "messenger.New: nil Audit (*policy.Audit)", func() {
 			messenger.New(&policy.Authorizer{}, nil, store.NewAccounts())
+		})
+		require.PanicsWithValue(t, "testadmin.New: nil AuditHandler", func() {
+			testadmin.New(&policy.Authorizer{}, nil, store.NewAccounts())
 		})
 	})
 }
@@ -135,7 +149,10 @@ func TestTestAdminMessenger(t *testing.T) {
 }
 
 // recorder is a chain of fakes that logs each step, to pin down exactly
-// what the generated dispatch does.
+// what the generated dispatch does. The app messenger has direct dispatch
+// and takes only the declared types, so the fakes go through testadmin, a
+// messenger of the same chain with interface dispatch; the middlewares are
+// written against messenger.NextCloseAccount, the same type as testadmin's.
 type recorder struct {
 	log  []string
 	deny error // Authorize returns it when set
@@ -186,7 +203,7 @@ func TestDispatch(t *testing.T) {
 	t.Run("ChainOrderContextAndResult", func(t *testing.T) {
 		t.Parallel()
 		r := &recorder{}
-		m := messenger.New(recAuthorize{r}, recAudit{r}, recRepo{r})
+		m := testadmin.New(recAuthorize{r}, recAudit{r}, recRepo{r})
 		res, err := m.SendCloseAccount(ctx, &account.CloseAccountRequest{ID: "a1"})
 		require.NoError(t, err)
 		require.Equal(t, account.CloseAccountResult{ID: "closed-a1", WasOpen: true}, res, "the final receiver's result comes back")
@@ -203,7 +220,7 @@ func TestDispatch(t *testing.T) {
 		t.Parallel()
 		denied := errors.New("denied")
 		r := &recorder{deny: denied}
-		m := messenger.New(recAuthorize{r}, recAudit{r}, recRepo{r})
+		m := testadmin.New(recAuthorize{r}, recAudit{r}, recRepo{r})
 		_, err := m.SendCloseAccount(ctx, &account.CloseAccountRequest{ID: "a1"})
 		require.ErrorIs(t, err, denied)
 		require.Equal(t, []string{"authorize:a1"}, r.log)
@@ -218,10 +235,15 @@ func TestDispatchAllocations(t *testing.T) {
 	acc, err := b.msgr.SendOpenAccount(ctx, &account.OpenAccountRequest{Owner: "ada"})
 	require.NoError(t, err)
 	msg := &account.CloseAccountRequest{ID: acc.ID}
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := b.msgr.SendCloseAccount(ctx, msg); err != nil {
-			panic(err)
-		}
-	})
-	require.Zero(t, allocs, "dispatch through two middlewares must not allocate")
+	for name, m := range map[string]messenger.AdminAPISender{
+		"direct (messenger)":    b.msgr,
+		"interface (testadmin)": testadmin.New(&policy.Authorizer{Admins: map[string]bool{"root": true}}, b.audit, b.repo),
+	} {
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := m.SendCloseAccount(ctx, msg); err != nil {
+				panic(err)
+			}
+		})
+		require.Zero(t, allocs, "%s: dispatch through two middlewares must not allocate", name)
+	}
 }

@@ -2,33 +2,38 @@
 
 // Package messenger holds messenger "app", which routes messages from
 // AccountAPI and AdminAPI to their receivers by plain method calls.
+//
+// Its dispatch is direct: it holds each receiver as its declared type, so
+// its calls to them are static. Only a middleware's next.Send is dynamic.
 package messenger
 
 import (
 	"context"
 
 	account "github.com/groundwork-dev/groundwork/messengergen/internal/example/account"
+	policy "github.com/groundwork-dev/groundwork/messengergen/internal/example/policy"
+	store "github.com/groundwork-dev/groundwork/messengergen/internal/example/store"
 )
 
 // Messenger delivers each message to its chain of receivers. It implements
 // AccountAPISender and AdminAPISender.
 type Messenger struct {
-	authorize   AuthorizeHandler
-	audit       AuditHandler
-	accountRepo AccountRepoHandler
+	authorize   *policy.Authorizer
+	audit       *policy.Audit
+	accountRepo *store.Accounts
 }
 
 // New returns a Messenger that delivers messages to the given receivers.
 // It panics if one is nil: the wiring is wrong.
-func New(authorize AuthorizeHandler, audit AuditHandler, accountRepo AccountRepoHandler) *Messenger {
+func New(authorize *policy.Authorizer, audit *policy.Audit, accountRepo *store.Accounts) *Messenger {
 	if authorize == nil {
-		panic("messenger.New: nil AuthorizeHandler")
+		panic("messenger.New: nil Authorize (*policy.Authorizer)")
 	}
 	if audit == nil {
-		panic("messenger.New: nil AuditHandler")
+		panic("messenger.New: nil Audit (*policy.Audit)")
 	}
 	if accountRepo == nil {
-		panic("messenger.New: nil AccountRepoHandler")
+		panic("messenger.New: nil AccountRepo (*store.Accounts)")
 	}
 	return &Messenger{
 		authorize:   authorize,
@@ -40,6 +45,12 @@ func New(authorize AuthorizeHandler, audit AuditHandler, accountRepo AccountRepo
 var (
 	_ AccountAPISender = (*Messenger)(nil)
 	_ AdminAPISender   = (*Messenger)(nil)
+
+	// The receivers' declared types implement their handler interfaces, so
+	// they fit a messenger with interface dispatch too, as fakes do.
+	_ AuthorizeHandler   = (*policy.Authorizer)(nil)
+	_ AuditHandler       = (*policy.Audit)(nil)
+	_ AccountRepoHandler = (*store.Accounts)(nil)
 )
 
 // AccountAPISender lists the messages AccountAPI (*api.Accounts) may send.

@@ -8,8 +8,16 @@ import (
 	"sync/atomic"
 
 	"github.com/groundwork-dev/groundwork/messengergen/internal/example/account"
-	"github.com/groundwork-dev/groundwork/messengergen/internal/example/messenger"
 )
+
+// NextCloseAccount forwards CloseAccount to the next receiver of its chain.
+// It is the same type as messenger.NextCloseAccount and testadmin's (each
+// generated as an alias of this interface literal). policy declares it
+// rather than importing it because the app messenger, with direct dispatch,
+// imports policy: policy importing the messenger would be an import cycle.
+type NextCloseAccount = interface {
+	Send(ctx context.Context, msg *account.CloseAccountRequest) (account.CloseAccountResult, error)
+}
 
 // ErrForbidden is returned when the caller may not do what it asked.
 var ErrForbidden = errors.New("forbidden")
@@ -31,7 +39,7 @@ func Actor(ctx context.Context) string {
 type Authorizer struct{ Admins map[string]bool }
 
 // HandleCloseAccount stops the message unless the caller is an admin.
-func (a *Authorizer) HandleCloseAccount(ctx context.Context, msg *account.CloseAccountRequest, next messenger.NextCloseAccount) (account.CloseAccountResult, error) {
+func (a *Authorizer) HandleCloseAccount(ctx context.Context, msg *account.CloseAccountRequest, next NextCloseAccount) (account.CloseAccountResult, error) {
 	if !a.Admins[Actor(ctx)] {
 		return account.CloseAccountResult{}, ErrForbidden
 	}
@@ -45,7 +53,7 @@ type Audit struct{ seq atomic.Uint64 }
 func (a *Audit) Records() uint64 { return a.seq.Load() }
 
 // HandleCloseAccount records the request, forwards it, and stamps the result.
-func (a *Audit) HandleCloseAccount(ctx context.Context, msg *account.CloseAccountRequest, next messenger.NextCloseAccount) (account.CloseAccountResult, error) {
+func (a *Audit) HandleCloseAccount(ctx context.Context, msg *account.CloseAccountRequest, next NextCloseAccount) (account.CloseAccountResult, error) {
 	n := a.seq.Add(1)
 	res, err := next.Send(ctx, msg)
 	res.AuditRecord = n
