@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 )
 
 // Tool is a program built from tools/<Dir>.
@@ -64,6 +65,13 @@ func Ensure(ctx context.Context, root string, t Tool, out io.Writer) (string, er
 	if err != nil {
 		return "", err
 	}
+	// Several test binaries may ask for the same tool at once: one builds,
+	// the others wait and then find it current.
+	unlock, err := lock(bin + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if got, err := os.ReadFile(bin + ".stamp"); err == nil && bytes.Equal(got, want) {
 		if _, err := os.Stat(bin); err == nil {
 			return bin, nil
@@ -90,4 +98,22 @@ func stamp(root string, t Tool) ([]byte, error) {
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s", t.Package, t.LDFlags, runtime.Version())
 	return []byte(hex.EncodeToString(h.Sum(nil)) + "\n"), nil
+}
+
+func lock(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open build lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil { //nolint:gosec // G115: a file descriptor fits int
+		f.Close()
+		return nil, fmt.Errorf("take build lock %s: %w", path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:gosec // G115: as above
+		f.Close()
+	}, nil
 }
