@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"syscall"
 )
 
@@ -42,7 +41,10 @@ var Kratos = Tool{Dir: "kratos", Package: "github.com/ory/kratos", Name: "kratos
 // Build builds t and returns the binary's path.
 func Build(ctx context.Context, root string, t Tool, out io.Writer) (string, error) {
 	bin := filepath.Join(root, ".cache", "bin", t.Name)
-	args := []string{"build", "-o", bin}
+	// Built beside and renamed over, so a running copy (the local stack's
+	// Kratos) keeps its file and readers never see half a binary.
+	tmp := bin + ".new"
+	args := []string{"build", "-o", tmp}
 	if t.LDFlags != "" {
 		args = append(args, "-ldflags="+t.LDFlags)
 	}
@@ -52,6 +54,9 @@ func Build(ctx context.Context, root string, t Tool, out io.Writer) (string, err
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("build %s from tools/%s: %w", t.Name, t.Dir, err)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", fmt.Errorf("install %s: %w", t.Name, err)
 	}
 	return bin, nil
 }
@@ -87,6 +92,9 @@ func Ensure(ctx context.Context, root string, t Tool, out io.Writer) (string, er
 	return bin, nil
 }
 
+// stamp identifies what a build would produce: the pinned module graph and
+// the linker flags. server/internal/kratostest computes the same stamp for
+// Kratos, so the test harness and mage share one cached binary.
 func stamp(root string, t Tool) ([]byte, error) {
 	h := sha256.New()
 	for _, f := range []string{"go.mod", "go.sum"} {
@@ -94,9 +102,10 @@ func stamp(root string, t Tool) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read tools/%s/%s: %w", t.Dir, f, err)
 		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
 		h.Write(b)
 	}
-	fmt.Fprintf(h, "%s\x00%s\x00%s", t.Package, t.LDFlags, runtime.Version())
+	fmt.Fprintf(h, "ldflags %s\n", t.LDFlags)
 	return []byte(hex.EncodeToString(h.Sum(nil)) + "\n"), nil
 }
 

@@ -1,0 +1,344 @@
+// Package auth authenticates requests with Ory Kratos sessions and keeps the
+// server's users table in step with Kratos identities.
+//
+// A Verifier turns the credential a request carries into an identity.User:
+//
+//	v, err := auth.NewVerifier(cfg.KratosPublicURL,
+//		auth.WithOnAuthenticated(users.Upsert))
+//	u, err := v.Authenticate(ctx, md) // md: the request's incoming gRPC metadata
+//
+// It reads, in Kratos's own order of precedence, the x-session-token
+// metadata, an authorization: Bearer token, or the Kratos session cookie in
+// the cookie metadata (the gateway forwards the browser's Cookie header),
+// and asks Kratos's public API who the session belongs to (GET
+// /sessions/whoami). Missing, malformed, unknown, expired and revoked
+// sessions give an error wrapping ErrUnauthenticated; a Kratos that cannot
+// be reached or answers with a server error gives one wrapping
+// ErrUnavailable. The transport maps them to codes.Unauthenticated and
+// codes.Unavailable.
+//
+// Verified sessions are cached, keyed by a SHA-256 digest of the credential,
+// for at most the cache TTL (DefaultCacheTTL, 5 s) and never past the
+// session's own expiry, so a session revoked in Kratos keeps working for at
+// most one TTL. Concurrent requests with the same credential share one
+// verification. The OnAuthenticated hook runs once per verification against
+// Kratos (not on cache hits); if it fails, the request fails and nothing is
+// cached.
+//
+// HookHandler receives Kratos's web hooks after registration and after a
+// settings change and passes the identity to the same kind of callback. See
+// docs/auth.md for the whole picture.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	ory "github.com/ory/kratos-client-go"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/groundwork-dev/groundwork/server/internal/identity"
+)
+
+// ErrUnauthenticated means the request carries no valid Kratos session:
+// none at all, a malformed one, or one Kratos does not know, has expired or
+// has revoked. The client should sign in.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// ErrUnavailable means the session could not be checked because Kratos was
+// unreachable, timed out or failed. The client may retry.
+var ErrUnavailable = errors.New("session verification unavailable")
+
+// Defaults of a Verifier.
+const (
+	DefaultCacheTTL      = 5 * time.Second
+	DefaultCacheSize     = 10_000
+	DefaultTimeout       = 5 * time.Second
+	DefaultSessionCookie = "ory_kratos_session" // session.cookie.name in kratos.yml
+)
+
+// UserFunc receives an authenticated or changed user; the server passes the
+// users store's upsert.
+type UserFunc func(ctx context.Context, u identity.User) error
+
+// Option configures a Verifier.
+type Option func(*Verifier)
+
+// WithCacheTTL sets how long a verified session is reused without asking
+// Kratos again, which is also how long a revoked session may keep working.
+// Zero disables the cache. Default DefaultCacheTTL.
+func WithCacheTTL(d time.Duration) Option { return func(v *Verifier) { v.ttl = d } }
+
+// WithCacheSize bounds the number of cached sessions; the least recently
+// used one is evicted. Default DefaultCacheSize.
+func WithCacheSize(n int) Option { return func(v *Verifier) { v.cacheSize = n } }
+
+// WithOnAuthenticated sets a callback run after each verification against
+// Kratos, before the request proceeds. An error fails the request.
+func WithOnAuthenticated(fn UserFunc) Option { return func(v *Verifier) { v.onAuth = fn } }
+
+// WithTimeout bounds one verification (the Kratos call and the callback)
+// and one readiness check. Default DefaultTimeout.
+func WithTimeout(d time.Duration) Option { return func(v *Verifier) { v.timeout = d } }
+
+// WithHTTPClient sets the client that talks to Kratos (for a custom
+// transport, e.g. TLS to Kratos). Default: a client of its own.
+func WithHTTPClient(c *http.Client) Option { return func(v *Verifier) { v.httpClient = c } }
+
+// WithSessionCookie sets the name of Kratos's session cookie. Default
+// DefaultSessionCookie.
+func WithSessionCookie(name string) Option { return func(v *Verifier) { v.cookieName = name } }
+
+// WithClock sets the time source of the cache (tests move it).
+func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now = now } }
+
+// Verifier authenticates requests against Kratos. It is safe for concurrent
+// use.
+type Verifier struct {
+	kratos     *ory.APIClient
+	ttl        time.Duration
+	cacheSize  int
+	timeout    time.Duration
+	httpClient *http.Client
+	cookieName string
+	now        func() time.Time
+	onAuth     UserFunc
+
+	cache *sessionCache
+
+	mu       sync.Mutex
+	inflight map[cacheKey]*verification
+}
+
+// verification is one question to Kratos that concurrent requests with the
+// same credential wait for.
+type verification struct {
+	done chan struct{}
+	user identity.User
+	err  error
+}
+
+// NewVerifier returns a Verifier that asks the Kratos public API at
+// kratosPublicURL (e.g. http://127.0.0.1:4433).
+func NewVerifier(kratosPublicURL string, opts ...Option) (*Verifier, error) {
+	v := &Verifier{
+		ttl:        DefaultCacheTTL,
+		cacheSize:  DefaultCacheSize,
+		timeout:    DefaultTimeout,
+		cookieName: DefaultSessionCookie,
+		now:        time.Now,
+		inflight:   make(map[cacheKey]*verification),
+	}
+	for _, o := range opts {
+		o(v)
+	}
+	u, err := url.Parse(kratosPublicURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, fmt.Errorf("auth: the Kratos public URL must be an absolute http(s) URL, got %q", kratosPublicURL)
+	case v.ttl < 0:
+		return nil, fmt.Errorf("auth: cache TTL must not be negative, got %s", v.ttl)
+	case v.cacheSize < 1:
+		return nil, fmt.Errorf("auth: cache size must be positive, got %d", v.cacheSize)
+	case v.timeout <= 0:
+		return nil, fmt.Errorf("auth: timeout must be positive, got %s", v.timeout)
+	case v.cookieName == "":
+		return nil, errors.New("auth: session cookie name must not be empty")
+	case v.now == nil:
+		return nil, errors.New("auth: clock must not be nil")
+	}
+	if v.httpClient == nil {
+		v.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	cfg := ory.NewConfiguration()
+	// The client appends paths such as /sessions/whoami.
+	cfg.Servers = ory.ServerConfigurations{{URL: strings.TrimRight(u.String(), "/")}}
+	cfg.HTTPClient = v.httpClient
+	cfg.UserAgent = "groundwork-server"
+	v.kratos = ory.NewAPIClient(cfg)
+	v.cache = newSessionCache(v.cacheSize)
+	return v, nil
+}
+
+// Authenticate returns the user whose Kratos session the request metadata
+// carries. An error wraps ErrUnauthenticated (its text names no
+// credential, so it may be shown to the client), or wraps ctx's error when
+// the caller gave up, or otherwise means authentication could not be
+// decided: it wraps ErrUnavailable (Kratos unreachable, failing or slower
+// than the timeout) or reports a failed OnAuthenticated callback or an
+// identity without an email trait.
+func (v *Verifier) Authenticate(ctx context.Context, md metadata.MD) (identity.User, error) {
+	cred, err := credentialFrom(md, v.cookieName)
+	if err != nil {
+		return identity.User{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+	key := cred.key()
+	if v.ttl > 0 {
+		if u, ok := v.cache.get(key, v.now()); ok {
+			return u, nil
+		}
+	}
+
+	v.mu.Lock()
+	call, running := v.inflight[key]
+	if !running {
+		call = &verification{done: make(chan struct{})}
+		v.inflight[key] = call
+		// Detached from the caller's cancellation so that the requests
+		// waiting with it are not failed by one that gave up, and so that a
+		// verified session is always recorded; bounded by the timeout.
+		go v.run(context.WithoutCancel(ctx), key, cred, call)
+	}
+	v.mu.Unlock()
+
+	select {
+	case <-call.done:
+		return call.user, call.err
+	case <-ctx.Done():
+		return identity.User{}, fmt.Errorf("auth: wait for the session check: %w", ctx.Err())
+	}
+}
+
+func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call *verification) {
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	defer func() {
+		// This goroutine is outside the server's recovery interceptor: a
+		// panicking callback fails the requests, not the process.
+		if r := recover(); r != nil {
+			call.user, call.err = identity.User{}, fmt.Errorf("auth: session verification panicked: %v", r)
+		}
+		v.mu.Lock()
+		delete(v.inflight, key)
+		v.mu.Unlock()
+		close(call.done)
+	}()
+	u, expires, err := v.verify(ctx, cred)
+	if err == nil && v.onAuth != nil {
+		if herr := v.onAuth(ctx, u); herr != nil {
+			err = fmt.Errorf("auth: record the authenticated user %s: %w", u.ID, herr)
+		}
+	}
+	if err != nil && ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		// The check runs detached from the caller, so a context error here
+		// is this Verifier's own timeout: Kratos (or the callback) was too
+		// slow, which must read as unavailable, not as the caller's
+		// deadline. The caller's own deadline is handled in Authenticate.
+		// The cause is kept as text only, on purpose: wrapped, it would
+		// match context.DeadlineExceeded.
+		err = fmt.Errorf("%w: the session check took longer than %s: %s", ErrUnavailable, v.timeout, err.Error())
+	}
+	if err == nil && v.ttl > 0 {
+		// Cached before the in-flight entry goes, so that no request
+		// arriving in between asks Kratos again.
+		v.cache.put(key, u, expires)
+	}
+	call.user, call.err = u, err
+}
+
+// verify asks Kratos about the credential and returns the session's user
+// and until when it may be cached.
+func (v *Verifier) verify(ctx context.Context, cred credential) (identity.User, time.Time, error) {
+	req := v.kratos.FrontendAPI.ToSession(ctx)
+	switch cred.kind {
+	case kindToken:
+		req = req.XSessionToken(cred.value)
+	case kindCookie:
+		req = req.Cookie(v.cookieName + "=" + cred.value)
+	}
+	sess, resp, err := req.Execute()
+	if resp != nil {
+		_ = resp.Body.Close() // the client has read it already
+	}
+	if err != nil {
+		return identity.User{}, time.Time{}, classify(resp, err)
+	}
+	now := v.now()
+	if !sess.GetActive() {
+		return identity.User{}, time.Time{}, fmt.Errorf("%w: the session is not active", ErrUnauthenticated)
+	}
+	expires := now.Add(v.ttl)
+	if exp, ok := sess.GetExpiresAtOk(); ok && !exp.IsZero() {
+		if !exp.After(now) {
+			return identity.User{}, time.Time{}, fmt.Errorf("%w: the session has expired", ErrUnauthenticated)
+		}
+		if exp.Before(expires) {
+			expires = *exp
+		}
+	}
+	u, err := userFromSession(sess)
+	if err != nil {
+		return identity.User{}, time.Time{}, err
+	}
+	return u, expires, nil
+}
+
+// classify maps a failed whoami call to the sentinels.
+func classify(resp *http.Response, err error) error {
+	if resp == nil {
+		// No answer: connection refused, timeout, DNS, TLS.
+		return fmt.Errorf("%w: ask Kratos for the session: %w", ErrUnavailable, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		// 401: no such, expired or revoked session (error id
+		// session_inactive). 403: the session's assurance level is too
+		// low (session_aal2_required): the client must sign in again.
+		return fmt.Errorf("%w: Kratos rejected the session (%d%s)", ErrUnauthenticated, resp.StatusCode, kratosErrorID(err))
+	case http.StatusOK:
+		return fmt.Errorf("%w: Kratos's session answer could not be read: %w", ErrUnavailable, err)
+	default:
+		return fmt.Errorf("%w: Kratos answered the session check with %d%s", ErrUnavailable, resp.StatusCode, kratosErrorID(err))
+	}
+}
+
+// kratosErrorID returns ", <id>" for Kratos's error id (session_inactive,
+// ...) when the error carries one.
+func kratosErrorID(err error) string {
+	var oe *ory.GenericOpenAPIError
+	if !errors.As(err, &oe) {
+		return ""
+	}
+	if m, ok := oe.Model().(ory.ErrorGeneric); ok && m.Error.Id != nil {
+		return ", " + *m.Error.Id
+	}
+	return ""
+}
+
+func userFromSession(sess *ory.Session) (identity.User, error) {
+	id, ok := sess.GetIdentityOk()
+	if !ok || id.GetId() == "" {
+		return identity.User{}, fmt.Errorf("%w: Kratos returned session %s without an identity", ErrUnavailable, sess.GetId())
+	}
+	traits, _ := id.GetTraits().(map[string]any)
+	email, _ := traits["email"].(string)
+	name, _ := traits["name"].(string)
+	if email == "" {
+		// A schema without the email trait: a configuration error, not the
+		// client's fault.
+		return identity.User{}, fmt.Errorf("auth: identity %s (schema %s) has no email trait", id.GetId(), id.GetSchemaId())
+	}
+	return identity.User{ID: id.GetId(), Email: email, DisplayName: name, SessionID: sess.GetId()}, nil
+}
+
+// Ready reports whether Kratos's public API is ready (its /health/ready,
+// which also checks Kratos's database), for the server's /readyz. The error
+// wraps ErrUnavailable.
+func (v *Verifier) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	_, resp, err := v.kratos.MetadataAPI.IsReady(ctx).Execute()
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: Kratos is not ready: %w", ErrUnavailable, err)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package auth
+
+import (
+	"container/list"
+	"sync"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/server/internal/identity"
+)
+
+// sessionCache remembers verified sessions until their expiry, bounded in
+// size: when full, the least recently used entry goes.
+type sessionCache struct {
+	mu    sync.Mutex
+	max   int
+	lru   *list.List // of *cacheEntry, most recently used first
+	index map[cacheKey]*list.Element
+}
+
+type cacheEntry struct {
+	key     cacheKey
+	user    identity.User
+	expires time.Time
+}
+
+func newSessionCache(maxEntries int) *sessionCache {
+	return &sessionCache{max: maxEntries, lru: list.New(), index: make(map[cacheKey]*list.Element)}
+}
+
+// get returns the user of a session verified earlier, unless its entry
+// expired by now.
+func (c *sessionCache) get(k cacheKey, now time.Time) (identity.User, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.index[k]
+	if !ok {
+		return identity.User{}, false
+	}
+	e := el.Value.(*cacheEntry)
+	if !now.Before(e.expires) {
+		c.remove(el)
+		return identity.User{}, false
+	}
+	c.lru.MoveToFront(el)
+	return e.user, true
+}
+
+// put remembers u until expires.
+func (c *sessionCache) put(k cacheKey, u identity.User, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.index[k]; ok {
+		e := el.Value.(*cacheEntry)
+		e.user, e.expires = u, expires
+		c.lru.MoveToFront(el)
+		return
+	}
+	for c.lru.Len() >= c.max {
+		c.remove(c.lru.Back())
+	}
+	c.index[k] = c.lru.PushFront(&cacheEntry{key: k, user: u, expires: expires})
+}
+
+func (c *sessionCache) remove(el *list.Element) {
+	delete(c.index, el.Value.(*cacheEntry).key)
+	c.lru.Remove(el)
+}
+
+func (c *sessionCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}

@@ -1,0 +1,92 @@
+package auth
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/groundwork-dev/groundwork/server/internal/identity"
+)
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	later := now.Add(time.Minute)
+	c := newSessionCache(2)
+	a, b, d := credential{kindToken, "a"}.key(), credential{kindToken, "b"}.key(), credential{kindToken, "d"}.key()
+
+	c.put(a, identity.User{ID: "a"}, later)
+	c.put(b, identity.User{ID: "b"}, later)
+	_, ok := c.get(a, now) // a is now the most recently used
+	require.True(t, ok)
+	c.put(d, identity.User{ID: "d"}, later)
+
+	require.Equal(t, 2, c.len())
+	_, ok = c.get(b, now)
+	require.False(t, ok, "b was least recently used")
+	u, ok := c.get(a, now)
+	require.True(t, ok)
+	require.Equal(t, "a", u.ID)
+	_, ok = c.get(d, now)
+	require.True(t, ok)
+}
+
+func TestCacheExpiry(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	c := newSessionCache(10)
+	k := credential{kindToken, "a"}.key()
+	c.put(k, identity.User{ID: "a"}, now.Add(time.Second))
+
+	_, ok := c.get(k, now.Add(time.Second-time.Nanosecond))
+	require.True(t, ok)
+	_, ok = c.get(k, now.Add(time.Second))
+	require.False(t, ok, "expired at its expiry instant")
+	require.Equal(t, 0, c.len(), "an expired entry is dropped when seen")
+
+	// Replacing an entry updates it in place.
+	c.put(k, identity.User{ID: "a"}, now.Add(time.Second))
+	c.put(k, identity.User{ID: "a2"}, now.Add(2*time.Second))
+	require.Equal(t, 1, c.len())
+	u, ok := c.get(k, now.Add(time.Second))
+	require.True(t, ok)
+	require.Equal(t, "a2", u.ID)
+}
+
+func TestCacheKeysSeparateKindsAndHideTheCredential(t *testing.T) {
+	t.Parallel()
+	tok, cookie := credential{kindToken, "same"}, credential{kindCookie, "same"}
+	require.NotEqual(t, tok.key(), cookie.key())
+	k := tok.key()
+	require.NotContains(t, string(k[:]), "same")
+}
+
+func TestCredentialPrecedence(t *testing.T) {
+	t.Parallel()
+	md := metadata.MD{
+		MetadataSessionToken:  {"from-header"},
+		MetadataAuthorization: {"Bearer from-bearer"},
+		MetadataCookie:        {DefaultSessionCookie + "=from-cookie"},
+	}
+	for _, tc := range []struct {
+		drop []string
+		want credential
+	}{
+		{nil, credential{kindToken, "from-header"}},
+		{[]string{MetadataSessionToken}, credential{kindToken, "from-bearer"}},
+		{[]string{MetadataSessionToken, MetadataAuthorization}, credential{kindCookie, "from-cookie"}},
+	} {
+		m := md.Copy()
+		for _, k := range tc.drop {
+			delete(m, k)
+		}
+		got, err := credentialFrom(m, DefaultSessionCookie)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got)
+	}
+	// A different cookie name (WithSessionCookie) finds only that cookie.
+	_, err := credentialFrom(metadata.MD{MetadataCookie: {DefaultSessionCookie + "=x"}}, "other")
+	require.ErrorIs(t, err, errNoCredentials)
+}
