@@ -106,7 +106,8 @@ func freePort(ctx context.Context) (int, error) {
 // port free, so a benchmark never touches the developer's own stack.
 func stackConfig(ctx context.Context, dir string) (devstack.Config, error) {
 	ports := map[string]string{}
-	for _, k := range []string{devstack.EnvPGPort, devstack.EnvKratosPublicPort, devstack.EnvKratosAdminPort} {
+	for _, k := range []string{devstack.EnvPGPort, devstack.EnvKratosPublicPort, devstack.EnvKratosAdminPort,
+		devstack.EnvGRPCPort, devstack.EnvGatewayPort, devstack.EnvOpsPort} {
 		p, err := freePort(ctx)
 		if err != nil {
 			return devstack.Config{}, err

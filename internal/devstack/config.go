@@ -25,6 +25,9 @@ const (
 	EnvPGPort           = "GROUNDWORK_PG_PORT"
 	EnvKratosPublicPort = "GROUNDWORK_KRATOS_PUBLIC_PORT"
 	EnvKratosAdminPort  = "GROUNDWORK_KRATOS_ADMIN_PORT"
+	EnvGRPCPort         = "GROUNDWORK_GRPC_PORT"
+	EnvGatewayPort      = "GROUNDWORK_GATEWAY_PORT"
+	EnvOpsPort          = "GROUNDWORK_OPS_PORT"
 )
 
 // Roles and databases of the stack (ARCHITECTURE.md, Database).
@@ -48,6 +51,8 @@ type Config struct {
 	KratosHost       string
 	KratosPublicPort int
 	KratosAdminPort  int
+
+	GRPCPort, GatewayPort, OpsPort int
 }
 
 // ConfigFromEnv reads the overrides; getenv is os.Getenv outside tests.
@@ -57,11 +62,13 @@ func ConfigFromEnv(root string, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("resolve repository root: %w", err)
 	}
 	c := Config{Root: abs, PGListen: "127.0.0.1", PGPort: 15432,
-		KratosHost: "127.0.0.1", KratosPublicPort: 4433, KratosAdminPort: 4434}
+		KratosHost: "127.0.0.1", KratosPublicPort: 4433, KratosAdminPort: 4434,
+		GRPCPort: 25000, GatewayPort: 26000, OpsPort: 27000}
 	for _, o := range []struct {
 		env  string
 		port *int
-	}{{EnvPGPort, &c.PGPort}, {EnvKratosPublicPort, &c.KratosPublicPort}, {EnvKratosAdminPort, &c.KratosAdminPort}} {
+	}{{EnvPGPort, &c.PGPort}, {EnvKratosPublicPort, &c.KratosPublicPort}, {EnvKratosAdminPort, &c.KratosAdminPort},
+		{EnvGRPCPort, &c.GRPCPort}, {EnvGatewayPort, &c.GatewayPort}, {EnvOpsPort, &c.OpsPort}} {
 		v := getenv(o.env)
 		if v == "" {
 			continue
@@ -74,6 +81,8 @@ func ConfigFromEnv(root string, getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
+
+func (c Config) addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // KratosPublicAddr is Kratos's public listen address.
 func (c Config) KratosPublicAddr() string {

@@ -87,6 +87,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.upKratos(ctx); err != nil {
 		return err
 	}
+	if err := s.upServer(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(s.out, "stack healthy in %s\n\n", s.now().Sub(start).Round(time.Millisecond))
 	return s.Status(ctx)
 }
@@ -208,6 +211,9 @@ func (s *Stack) checkServerLogin(ctx context.Context) error {
 
 // Down stops every component and keeps the data.
 func (s *Stack) Down(ctx context.Context) error {
+	if err := s.downServer(ctx); err != nil {
+		return err
+	}
 	if err := s.downKratos(ctx); err != nil {
 		return err
 	}

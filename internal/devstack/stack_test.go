@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +40,9 @@ func setup(t *testing.T) *testBundle {
 		EnvPGPort:           fmt.Sprint(freePort(t)),
 		EnvKratosPublicPort: fmt.Sprint(freePort(t)),
 		EnvKratosAdminPort:  fmt.Sprint(freePort(t)),
+		EnvGRPCPort:         fmt.Sprint(freePort(t)),
+		EnvGatewayPort:      fmt.Sprint(freePort(t)),
+		EnvOpsPort:          fmt.Sprint(freePort(t)),
 	}
 	cfg, err := ConfigFromEnv("../..", func(k string) string { return ports[k] })
 	require.NoError(t, err)
@@ -126,9 +131,56 @@ func TestUpIsIdempotentAndKeepsDataAcrossDownAndUp(t *testing.T) {
 	require.Equal(t, "keep@example.com", email)
 	require.NoError(t, b.stack.Status(ctx))
 	statuses := b.stack.Check(ctx)
-	require.Len(t, statuses, 3)
-	require.Equal(t, "kratos", statuses[2].Name)
-	require.True(t, statuses[2].Healthy, "kratos: %s", statuses[2].Health)
+	require.Len(t, statuses, 4)
+	for _, st := range statuses {
+		require.True(t, st.Healthy, "%s: %s", st.Name, st.Health)
+	}
+	require.Equal(t, "server", statuses[3].Name)
+
+	// The whole path: a user registered in Kratos calls the JSON gateway,
+	// which reaches the server over mTLS, which reads PostgreSQL.
+	token := registerWithKratos(t, b.cfg, "smoke@example.com")
+	var me struct {
+		User struct{ Email, DisplayName string } `json:"user"`
+	}
+	getJSON(t, "http://"+b.cfg.ServerGatewayAddr()+"/api/v1/me", token, http.StatusOK, &me)
+	require.Equal(t, "smoke@example.com", me.User.Email)
+	getJSON(t, "http://"+b.cfg.ServerGatewayAddr()+"/api/v1/me", "", http.StatusUnauthorized, nil)
+}
+
+// registerWithKratos registers a user through Kratos's API flow and returns
+// the session token.
+func registerWithKratos(t *testing.T, cfg Config, email string) string {
+	t.Helper()
+	var flow struct{ ID string }
+	getJSON(t, cfg.KratosPublicURL()+"/self-service/registration/api", "", http.StatusOK, &flow)
+	body := fmt.Sprintf(`{"method":"password","traits":{"email":%q,"name":"Smoke Test"},"password":"a long enough passphrase 42"}`, email)
+	resp, err := http.Post(cfg.KratosPublicURL()+"/self-service/registration?flow="+flow.ID, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var reg struct {
+		SessionToken string `json:"session_token"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&reg))
+	require.NotEmpty(t, reg.SessionToken)
+	return reg.SessionToken
+}
+
+func getJSON(t *testing.T, url, token string, wantStatus int, into any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("X-Session-Token", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, wantStatus, resp.StatusCode, url)
+	if into != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(into))
+	}
 }
 
 func TestOnlyCertificateLoginsForTheRightRoleAndDatabase(t *testing.T) {

@@ -1,0 +1,199 @@
+package devstack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/migrator/pki"
+)
+
+// ServerGRPCAddr, ServerGatewayAddr and ServerOpsAddr are the server's
+// listen addresses.
+func (c Config) ServerGRPCAddr() string    { return c.addr(c.GRPCPort) }
+func (c Config) ServerGatewayAddr() string { return c.addr(c.GatewayPort) }
+func (c Config) ServerOpsAddr() string     { return c.addr(c.OpsPort) }
+
+func (c Config) serverRunDir() string { return filepath.Join(c.StateDir(), "server") }
+func (c Config) serverBin() string    { return filepath.Join(c.Root, ".cache", "bin", "server") }
+
+// ensureServerBinary builds server/cmd/server when its sources changed since
+// the last build: a stamp over the server's and migrator's Go files and
+// module files, so a warm dev:up does not pay for a link.
+func (s *Stack) ensureServerBinary(ctx context.Context) (string, error) {
+	bin := s.cfg.serverBin()
+	want, err := sourceStamp(s.cfg.Root, "server", "migrator")
+	if err != nil {
+		return "", err
+	}
+	if got, err := os.ReadFile(bin + ".stamp"); err == nil && string(got) == want {
+		if _, err := os.Stat(bin); err == nil {
+			return bin, nil
+		}
+	}
+	tmp := bin + ".new"
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "./cmd/server")
+	cmd.Dir = filepath.Join(s.cfg.Root, "server")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("server: build: %w\n%s", err, lastLines(out, 20))
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", fmt.Errorf("server: install binary: %w", err)
+	}
+	if err := os.WriteFile(bin+".stamp", []byte(want), 0o644); err != nil {
+		return "", fmt.Errorf("server: record build: %w", err)
+	}
+	fmt.Fprintln(s.out, "server        built "+bin)
+	return bin, nil
+}
+
+// sourceStamp hashes the non-test Go files and module files under dirs.
+func sourceStamp(root string, dirs ...string) (string, error) {
+	var files []string
+	for _, d := range dirs {
+		err := filepath.WalkDir(filepath.Join(root, d), func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if e.IsDir() && (e.Name() == "testdata" || e.Name() == "node_modules") {
+				return filepath.SkipDir
+			}
+			name := e.Name()
+			if !e.IsDir() && ((strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) || name == "go.mod" || name == "go.sum" || strings.HasSuffix(name, ".sql")) {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("hash %s sources: %w", d, err)
+		}
+	}
+	files = append(files, filepath.Join(root, "go.work"))
+	sort.Strings(files)
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("hash sources: %w", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)) + "\n", nil
+}
+
+func (s *Stack) serverEnv() []string {
+	grpc := pki.SecretPaths(s.cfg.PKIDir(), pki.ServerGRPCSecret)
+	gw := pki.SecretPaths(s.cfg.PKIDir(), pki.GatewayClientSecret)
+	return []string{
+		"GRPC_ADDR=" + s.cfg.ServerGRPCAddr(),
+		"GATEWAY_ADDR=" + s.cfg.ServerGatewayAddr(),
+		"OPS_ADDR=" + s.cfg.ServerOpsAddr(),
+		"DATABASE_URL=" + s.cfg.DatabaseURL(RoleServer, DBApp),
+		"GRPC_TLS_CERT=" + grpc.Cert,
+		"GRPC_TLS_KEY=" + grpc.Key,
+		"GRPC_CLIENT_CA=" + grpc.CA,
+		"GATEWAY_TLS_CERT=" + gw.Cert,
+		"GATEWAY_TLS_KEY=" + gw.Key,
+		"GATEWAY_SERVER_CA=" + grpc.CA,
+		"KRATOS_PUBLIC_URL=" + s.cfg.KratosPublicURL(),
+		"KRATOS_ADMIN_URL=" + s.cfg.KratosAdminURL(),
+		"ALLOWED_ORIGIN=http://127.0.0.1:8080",
+		"LOG_FORMAT=text",
+	}
+}
+
+func (s *Stack) serverProcess(bin string) *process {
+	return &process{
+		name:    "server",
+		bin:     bin,
+		args:    []string{"serve"},
+		env:     s.serverEnv(),
+		dir:     s.cfg.Root,
+		logFile: filepath.Join(s.cfg.LogDir(), "server.log"),
+		pidFile: filepath.Join(s.cfg.serverRunDir(), "server.pid"),
+		ports:   []string{s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()},
+		ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz") },
+	}
+}
+
+// upServer builds the server when its sources changed and runs it; a
+// running server built from older sources is restarted.
+func (s *Stack) upServer(ctx context.Context) error {
+	p := s.serverProcess(s.cfg.serverBin())
+	_, running := p.pid()
+	before, _ := os.ReadFile(s.cfg.serverBin() + ".stamp")
+	bin, err := s.ensureServerBinary(ctx)
+	if err != nil {
+		return err
+	}
+	after, _ := os.ReadFile(bin + ".stamp")
+	if running && string(before) != string(after) {
+		if err := p.stop(ctx); err != nil {
+			return fmt.Errorf("server: restart: %w", err)
+		}
+		fmt.Fprintln(s.out, "server        stopped to run the new build")
+	}
+	started, err := p.start(ctx)
+	if err != nil {
+		return err
+	}
+	if started {
+		fmt.Fprintf(s.out, "server        started: gRPC %s (mTLS), gateway http://%s, ops http://%s\n", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr())
+	}
+	return nil
+}
+
+func (s *Stack) downServer(ctx context.Context) error {
+	p := s.serverProcess(s.cfg.serverBin())
+	if _, ok := p.pid(); !ok {
+		return nil
+	}
+	if err := p.stop(ctx); err != nil {
+		return fmt.Errorf("server: stop: %w", err)
+	}
+	fmt.Fprintln(s.out, "server        stopped")
+	return nil
+}
+
+func (s *Stack) checkServer(ctx context.Context) ComponentStatus {
+	st := ComponentStatus{Name: "server", State: "stopped",
+		Address: fmt.Sprintf("grpc %s, http %s, ops %s", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()),
+		Health:  "not running (go tool mage dev:up)"}
+	if pid, ok := s.serverProcess(s.cfg.serverBin()).pid(); ok {
+		st.State = fmt.Sprintf("running (pid %d)", pid)
+		if err := httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz"); err != nil {
+			st.Health = err.Error()
+		} else {
+			st.Health, st.Healthy = "ready (database and Kratos reachable)", true
+		}
+	}
+	return st
+}
+
+func httpOK(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package cli is the server binary: its subcommands, the construction of
+// the process from a validated config.Config, and its orderly shutdown.
+// cmd/server/main.go only hands it the arguments, the environment and the
+// signal context.
+//
+//	server serve    the gRPC server, the HTTP/JSON gateway and the ops endpoints
+//
+// Exit codes: 0 done (also after SIGINT/SIGTERM), 1 failed, 2 usage or
+// configuration error.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/groundwork-dev/groundwork/server/internal/config"
+)
+
+// Exit codes.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+)
+
+const usage = `usage: server <command> [flags]
+
+commands:
+  serve   run the gRPC server, the HTTP/JSON gateway and the ops endpoints
+
+Run 'server <command> -h' for the flags of a command; every flag falls back
+to an environment variable.
+`
+
+// Run runs the command in args and returns the exit code. ctx ends when
+// the process is asked to stop (SIGINT, SIGTERM); getenv is the
+// environment.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return run(ctx, args, getenv, stdout, stderr, options{build: BuildAPI})
+}
+
+// options are the seams tests use.
+type options struct {
+	build   BuildFunc
+	started func(Addrs) // called once everything listens
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o options) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serveCommand(ctx, args[1:], getenv, stderr, o)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	default:
+		fmt.Fprintf(stderr, "server: unknown command %q\n\n%s", args[0], usage)
+		return ExitUsage
+	}
+}
+
+func serveCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, o options) int {
+	cfg, err := config.Parse("server serve", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "server serve: %s\n", line)
+		}
+		fmt.Fprintln(stderr, "run 'server serve -h' for the flags")
+		return ExitUsage
+	}
+	log := newLogger(cfg, stderr)
+	if err := serve(ctx, cfg, log, o); err != nil {
+		log.Error("server failed", "error", err)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,89 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// checked is a request message that validates itself.
+type checked struct{ err error }
+
+func (c *checked) Validate() error { return c.err }
+
+func TestValidation(t *testing.T) {
+	t.Parallel()
+	info := &grpc.UnaryServerInfo{FullMethod: "/groundwork.v1.AccountService/CreateAccount"}
+	reached := false
+	handler := func(context.Context, any) (any, error) { reached = true; return "ok", nil }
+
+	for _, tc := range []struct {
+		name     string
+		req      any
+		wantCode codes.Code
+		wantMsg  string
+	}{
+		{"valid", &checked{}, codes.OK, ""},
+		{"no Validate method", struct{}{}, codes.OK, ""},
+		{"invalid", &checked{err: errors.New("name: must not be empty")}, codes.InvalidArgument, "name: must not be empty"},
+		{"status error kept", &checked{err: status.Error(codes.OutOfRange, "page_size: too large")}, codes.OutOfRange, "page_size: too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reached = false
+			resp, err := validateUnary(context.Background(), tc.req, info, handler)
+			require.Equal(t, tc.wantCode, status.Code(err))
+			if tc.wantCode == codes.OK {
+				require.True(t, reached)
+				require.Equal(t, "ok", resp)
+				return
+			}
+			require.False(t, reached, "the handler does not run")
+			require.Equal(t, tc.wantMsg, status.Convert(err).Message())
+		})
+	}
+}
+
+// recvStream delivers one message.
+type recvStream struct {
+	grpc.ServerStream
+	msg error
+}
+
+func (s recvStream) RecvMsg(m any) error {
+	m.(*checked).err = s.msg
+	return nil
+}
+
+func TestValidationOfStreamedMessages(t *testing.T) {
+	t.Parallel()
+	err := validateStream(nil, recvStream{msg: errors.New("id: malformed")}, &grpc.StreamServerInfo{},
+		func(_ any, ss grpc.ServerStream) error { return ss.RecvMsg(&checked{}) })
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Equal(t, "id: malformed", status.Convert(err).Message())
+}
+
+func TestOnlyHealthIsPublic(t *testing.T) {
+	t.Parallel()
+	require.True(t, public("/grpc.health.v1.Health/Check"))
+	require.True(t, public("/grpc.health.v1.Health/Watch"))
+	for _, m := range []string{
+		"/groundwork.v1.UserService/GetMe", "/grpc.health.v1.HealthX/Check", "/grpc.health.v1/Health",
+		"grpc.health.v1.Health", "", "/", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+	} {
+		require.False(t, public(m), m)
+	}
+}
+
+func TestUnauthenticatedWrapper(t *testing.T) {
+	t.Parallel()
+	own := errors.New("unauthenticated")
+	err := Unauthenticated(errors.Join(own, errors.New("session expired")))
+	require.ErrorIs(t, err, ErrUnauthenticated)
+	require.ErrorIs(t, err, own)
+	require.Equal(t, "unauthenticated\nsession expired", err.Error())
+}
