@@ -17,11 +17,14 @@ import (
 	"github.com/groundwork-dev/groundwork/migrator/pki"
 )
 
-// ServerGRPCAddr, ServerGatewayAddr and ServerOpsAddr are the server's
-// listen addresses.
-func (c Config) ServerGRPCAddr() string    { return c.addr(c.GRPCPort) }
+// ServerGRPCAddr is the server's gRPC (mTLS) listen address.
+func (c Config) ServerGRPCAddr() string { return c.addr(c.GRPCPort) }
+
+// ServerGatewayAddr is the server's HTTP/JSON gateway listen address.
 func (c Config) ServerGatewayAddr() string { return c.addr(c.GatewayPort) }
-func (c Config) ServerOpsAddr() string     { return c.addr(c.OpsPort) }
+
+// ServerOpsAddr is the server's ops (health, metrics) listen address.
+func (c Config) ServerOpsAddr() string { return c.addr(c.OpsPort) }
 
 func (c Config) serverRunDir() string { return filepath.Join(c.StateDir(), "server") }
 func (c Config) serverBin() string    { return filepath.Join(c.Root, ".cache", "bin", "server") }

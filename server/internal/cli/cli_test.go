@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,12 +50,12 @@ func (tokenAuth) Authenticate(_ context.Context, md metadata.MD) (identity.User,
 // slowUsers answers GetMe, first waiting for release when block is set.
 type slowUsers struct {
 	groundworkv1.UnimplementedUserServiceServer
-	block            bool
+	block            atomic.Bool
 	started, release chan struct{}
 }
 
 func (s *slowUsers) GetMe(ctx context.Context, _ *groundworkv1.GetMeRequest) (*groundworkv1.GetMeResponse, error) {
-	if s.block {
+	if s.block.Load() {
 		close(s.started)
 		<-s.release
 	}
@@ -250,7 +251,7 @@ func TestServeRunsAndShutsDownInOrder(t *testing.T) {
 	}
 
 	// A request in flight when SIGTERM arrives.
-	b.users.block = true
+	b.users.block.Store(true)
 	type result struct {
 		code int
 		err  error

@@ -38,7 +38,7 @@ type stopper struct {
 }
 
 // serve runs the process until ctx ends or a server fails, then shuts down
-// in order: not ready, gateway, gRPC server, API, database pool, ops.
+// in order: not ready, gateway, gRPC server, ops, API, database pool.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, o options) (err error) {
 	// Steps are pushed as parts start and run in reverse order, also when
 	// a later part fails to start.

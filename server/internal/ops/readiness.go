@@ -124,9 +124,12 @@ func (r *Readiness) Watch(ctx context.Context, interval time.Duration, log *slog
 	for {
 		rep := r.Evaluate(ctx)
 		if ready := rep.Ready(); first || ready != last {
-			if ready {
+			switch {
+			case ready:
 				log.Info("ready")
-			} else if ctx.Err() == nil {
+			case !rep.Serving:
+				log.Info("not ready: not serving")
+			default:
 				log.Warn("not ready", "reason", rep.Err())
 			}
 			first, last = false, ready

@@ -13,11 +13,12 @@
 //
 // The callbacks fit crypto/tls directly:
 //
-//	kp, _ := tlsfiles.LoadKeyPair(certFile, keyFile, tlsfiles.Options{Logger: log})
-//	cas, _ := tlsfiles.LoadCAPool(caFile, tlsfiles.Options{Logger: log})
-//	cfg := &tls.Config{GetCertificate: kp.GetCertificate}          // a server
-//	cfg := &tls.Config{GetClientCertificate: kp.GetClientCertificate} // a client
-//	pool := cas.Pool()                                              // per handshake
+//	kp, err := tlsfiles.LoadKeyPair(certFile, keyFile, tlsfiles.Options{Logger: log})
+//	cas, err := tlsfiles.LoadCAPool(caFile, tlsfiles.Options{Logger: log})
+//	server := &tls.Config{GetCertificate: kp.GetCertificate,
+//		GetConfigForClient: ...} // a config per handshake with ClientCAs: cas.Pool()
+//	client := &tls.Config{GetClientCertificate: kp.GetClientCertificate,
+//		InsecureSkipVerify: true, VerifyConnection: cas.VerifyServer(name)}
 package tlsfiles
 
 import (

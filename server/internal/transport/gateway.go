@@ -95,7 +95,8 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 			grpc.MaxCallRecvMsgSize(cfg.MaxMessageSize),
 			grpc.MaxCallSendMsgSize(cfg.MaxMessageSize),
 		),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: MinPingInterval, Timeout: 20 * time.Second}),
+		// Above the server's MinPingInterval, with margin for jitter.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: MinPingInterval + 10*time.Second, Timeout: 20 * time.Second}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: create gRPC client for %s: %w", cfg.GRPCTarget, err)
