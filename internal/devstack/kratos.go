@@ -20,13 +20,36 @@ import (
 // Kratos's configuration lives once, beside the Kubernetes manifests that
 // mount it; the local stack overrides only what differs through env vars.
 const (
-	kratosConfigDir = "k8s/base/kratos"
-	kratosConfig    = "kratos.yml"
-	kratosSchema    = "identity.schema.json"
+	kratosConfigDir  = "k8s/base/kratos"
+	kratosConfig     = "kratos.yml"
+	kratosHookConfig = "identity-hook.yml"
+	kratosHookBody   = "identity-hook.jsonnet"
+	kratosSchema     = "identity.schema.json"
 )
 
 func (c Config) kratosRunDir() string  { return filepath.Join(c.StateDir(), "kratos") }
 func (c Config) kratosSecrets() string { return filepath.Join(c.kratosRunDir(), "secrets.env") }
+func (c Config) hookKeyFile() string   { return filepath.Join(c.kratosRunDir(), "hook.key") }
+
+// hookKey is the shared key Kratos presents to the server's identity hook,
+// generated once (mode 0600).
+func (s *Stack) hookKey() (string, error) {
+	if b, err := os.ReadFile(s.cfg.hookKeyFile()); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate hook key: %w", err)
+	}
+	key := hex.EncodeToString(b)
+	if err := os.MkdirAll(s.cfg.kratosRunDir(), 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", s.cfg.kratosRunDir(), err)
+	}
+	if err := os.WriteFile(s.cfg.hookKeyFile(), []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write hook key: %w", err)
+	}
+	return key, nil
+}
 
 // KratosPublicURL is Kratos's public API.
 func (c Config) KratosPublicURL() string { return "http://" + c.KratosPublicAddr() }
@@ -79,6 +102,22 @@ func (s *Stack) kratosEnv() ([]string, error) {
 		return nil, err
 	}
 	schema := filepath.Join(s.cfg.Root, kratosConfigDir, kratosSchema)
+	key, err := s.hookKey()
+	if err != nil {
+		return nil, err
+	}
+	// The identity web hook (identity-hook.yml) after registration and
+	// after a profile change: the server's ops port, the body template's
+	// absolute path, and the shared key.
+	var hook []string
+	for _, flow := range []string{"REGISTRATION_AFTER_PASSWORD", "SETTINGS_AFTER_PROFILE"} {
+		prefix := "SELFSERVICE_FLOWS_" + flow + "_HOOKS_0_CONFIG_"
+		hook = append(hook,
+			prefix+"URL=http://"+s.cfg.ServerOpsAddr()+"/kratos/identity",
+			prefix+"BODY=file://"+filepath.Join(s.cfg.Root, kratosConfigDir, kratosHookBody),
+			prefix+"AUTH_CONFIG_VALUE="+key,
+		)
+	}
 	env := append([]string{
 		"DSN=" + s.cfg.DatabaseURL(RoleKratos, DBKratos),
 		fmt.Sprintf(`IDENTITY_SCHEMAS=[{"id":"default","url":"file://%s"}]`, schema),
@@ -93,7 +132,7 @@ func (s *Stack) kratosEnv() ([]string, error) {
 		"SELFSERVICE_METHODS_PASSWORD_CONFIG_HAVEIBEENPWNED_ENABLED=false",
 		"LOG_FORMAT=text",
 	}, secrets...)
-	return env, nil
+	return append(env, hook...), nil
 }
 
 func (s *Stack) kratosProcess(bin string, env []string) *process {
@@ -102,7 +141,10 @@ func (s *Stack) kratosProcess(bin string, env []string) *process {
 		bin:  bin,
 		// --dev: cookies without the Secure flag, since the local origin is
 		// plain http://127.0.0.1:8080. Never in a cluster.
-		args:    []string{"serve", "-c", filepath.Join(s.cfg.Root, kratosConfigDir, kratosConfig), "--dev", "--watch-courier"},
+		args: []string{"serve",
+			"-c", filepath.Join(s.cfg.Root, kratosConfigDir, kratosConfig),
+			"-c", filepath.Join(s.cfg.Root, kratosConfigDir, kratosHookConfig),
+			"--dev", "--watch-courier"},
 		env:     env,
 		dir:     s.cfg.Root,
 		logFile: filepath.Join(s.cfg.LogDir(), "kratos.log"),

@@ -2,6 +2,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -47,11 +49,36 @@ func (p *process) pid() (int, bool) {
 	return pid, true
 }
 
-// start launches the process unless it runs already, then waits until it
-// is ready. It reports whether it started it.
+// fingerprint identifies what the process runs: binary, arguments and
+// environment. A running process with another fingerprint is restarted.
+func (p *process) fingerprint() string {
+	h := sha256.New()
+	if fi, err := os.Stat(p.bin); err == nil {
+		fmt.Fprintf(h, "%s %d %d\n", p.bin, fi.Size(), fi.ModTime().UnixNano())
+	}
+	for _, a := range p.args {
+		fmt.Fprintf(h, "arg %s\n", a)
+	}
+	for _, e := range p.env {
+		fmt.Fprintf(h, "env %s\n", e)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (p *process) fingerprintFile() string { return p.pidFile + ".fingerprint" }
+
+// start launches the process unless it runs already with the same binary,
+// arguments and environment, then waits until it is ready. A process whose
+// configuration changed is restarted. It reports whether it started one.
 func (p *process) start(ctx context.Context) (bool, error) {
+	fp := p.fingerprint()
 	if _, ok := p.pid(); ok {
-		return false, p.waitReady(ctx, 30*time.Second)
+		if old, err := os.ReadFile(p.fingerprintFile()); err == nil && string(old) == fp {
+			return false, p.waitReady(ctx, 30*time.Second)
+		}
+		if err := p.stop(ctx); err != nil {
+			return false, fmt.Errorf("%s: restart with the new configuration: %w", p.name, err)
+		}
 	}
 	for _, addr := range p.ports {
 		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
@@ -83,6 +110,10 @@ func (p *process) start(ctx context.Context) (bool, error) {
 	if err := os.WriteFile(p.pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
 		_ = cmd.Process.Kill()
 		return false, fmt.Errorf("%s: record pid: %w", p.name, err)
+	}
+	if err := os.WriteFile(p.fingerprintFile(), []byte(fp), 0o600); err != nil {
+		_ = cmd.Process.Kill()
+		return false, fmt.Errorf("%s: record configuration: %w", p.name, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()

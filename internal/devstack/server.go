@@ -94,7 +94,11 @@ func sourceStamp(root string, dirs ...string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)) + "\n", nil
 }
 
-func (s *Stack) serverEnv() []string {
+func (s *Stack) serverEnv() ([]string, error) {
+	key, err := s.hookKey()
+	if err != nil {
+		return nil, err
+	}
 	grpc := pki.SecretPaths(s.cfg.PKIDir(), pki.ServerGRPCSecret)
 	gw := pki.SecretPaths(s.cfg.PKIDir(), pki.GatewayClientSecret)
 	return []string{
@@ -112,15 +116,16 @@ func (s *Stack) serverEnv() []string {
 		"KRATOS_ADMIN_URL=" + s.cfg.KratosAdminURL(),
 		"ALLOWED_ORIGIN=http://127.0.0.1:8080",
 		"LOG_FORMAT=text",
-	}
+		"KRATOS_HOOK_KEY=" + key,
+	}, nil
 }
 
-func (s *Stack) serverProcess(bin string) *process {
+func (s *Stack) serverProcess(bin string, env []string) *process {
 	return &process{
 		name:    "server",
 		bin:     bin,
 		args:    []string{"serve"},
-		env:     s.serverEnv(),
+		env:     env,
 		dir:     s.cfg.Root,
 		logFile: filepath.Join(s.cfg.LogDir(), "server.log"),
 		pidFile: filepath.Join(s.cfg.serverRunDir(), "server.pid"),
@@ -132,21 +137,16 @@ func (s *Stack) serverProcess(bin string) *process {
 // upServer builds the server when its sources changed and runs it; a
 // running server built from older sources is restarted.
 func (s *Stack) upServer(ctx context.Context) error {
-	p := s.serverProcess(s.cfg.serverBin())
-	_, running := p.pid()
-	before, _ := os.ReadFile(s.cfg.serverBin() + ".stamp")
 	bin, err := s.ensureServerBinary(ctx)
 	if err != nil {
 		return err
 	}
-	after, _ := os.ReadFile(bin + ".stamp")
-	if running && string(before) != string(after) {
-		if err := p.stop(ctx); err != nil {
-			return fmt.Errorf("server: restart: %w", err)
-		}
-		fmt.Fprintln(s.out, "server        stopped to run the new build")
+	env, err := s.serverEnv()
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
-	started, err := p.start(ctx)
+	// A new build or a changed environment restarts a running server.
+	started, err := s.serverProcess(bin, env).start(ctx)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (s *Stack) upServer(ctx context.Context) error {
 }
 
 func (s *Stack) downServer(ctx context.Context) error {
-	p := s.serverProcess(s.cfg.serverBin())
+	p := s.serverProcess(s.cfg.serverBin(), nil)
 	if _, ok := p.pid(); !ok {
 		return nil
 	}
@@ -172,7 +172,7 @@ func (s *Stack) checkServer(ctx context.Context) ComponentStatus {
 	st := ComponentStatus{Name: "server", State: "stopped",
 		Address: fmt.Sprintf("grpc %s, http %s, ops %s", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()),
 		Health:  "not running (go tool mage dev:up)"}
-	if pid, ok := s.serverProcess(s.cfg.serverBin()).pid(); ok {
+	if pid, ok := s.serverProcess(s.cfg.serverBin(), nil).pid(); ok {
 		st.State = fmt.Sprintf("running (pid %d)", pid)
 		if err := httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz"); err != nil {
 			st.Health = err.Error()

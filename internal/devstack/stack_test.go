@@ -146,6 +146,18 @@ func TestUpIsIdempotentAndKeepsDataAcrossDownAndUp(t *testing.T) {
 	getJSON(t, "http://"+b.cfg.ServerGatewayAddr()+"/api/v1/me", token, http.StatusOK, &me)
 	require.Equal(t, "smoke@example.com", me.User.Email)
 	getJSON(t, "http://"+b.cfg.ServerGatewayAddr()+"/api/v1/me", "", http.StatusUnauthorized, nil)
+
+	// Kratos's web hook mirrors a new identity into users before it makes
+	// any API call. The hook runs asynchronously: wait for it, bounded.
+	registerWithKratos(t, b.cfg, "hooked@example.com")
+	conn, err = pgx.Connect(ctx, serverURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	require.Eventually(t, func() bool {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM users WHERE email = 'hooked@example.com' AND display_name = 'Smoke Test'").Scan(&n)
+		return err == nil && n == 1
+	}, 15*time.Second, 50*time.Millisecond, "the identity hook must create the users row")
 }
 
 // registerWithKratos registers a user through Kratos's API flow and returns
