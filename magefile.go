@@ -10,6 +10,7 @@ import (
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/groundwork-dev/groundwork/internal/apibench"
 	"github.com/groundwork-dev/groundwork/internal/checks"
 	"github.com/groundwork-dev/groundwork/internal/devbench"
 	"github.com/groundwork-dev/groundwork/internal/devstack"
@@ -126,4 +127,9 @@ func CI(ctx context.Context) error { return projectChecks().CI(ctx) }
 // DevUp measures dev:up from nothing and warm, and migrator up on an empty database, against baselines.
 func (Bench) DevUp(ctx context.Context) error {
 	return devbench.Run(ctx, os.Stdout)
+}
+
+// API loads CreateAccount and GetAccount on a private full stack and on a bare grpc-go + pgx baseline, and prints req/s, p50/p99 and the ratio.
+func (Bench) API(ctx context.Context) error {
+	return apibench.Run(ctx, os.Stdout)
 }

@@ -1,0 +1,139 @@
+package apibench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Target is the throughput the full stack should keep of the baseline's.
+const Target = 0.85
+
+// Plan is how much load each measurement gets.
+type Plan struct {
+	Load
+	Connections int // gRPC connections per side; the workers share them
+	Rounds      int // measurements per side and RPC, the sides alternating
+}
+
+// DefaultPlan measures for 72 s: 2 RPCs × 2 sides × 3 rounds × 6 s.
+var DefaultPlan = Plan{
+	Load:        Load{Concurrency: 32, Warmup: time.Second, Duration: 5 * time.Second},
+	Connections: 4,
+	Rounds:      3,
+}
+
+// Machine describes where the numbers come from.
+type Machine struct {
+	CPU          string
+	Cores        int
+	OS, Arch, Go string
+}
+
+// ThisMachine describes the running machine.
+func ThisMachine() Machine {
+	return Machine{CPU: cpuModel(), Cores: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version()}
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// loadAverage is the 1-minute load average, for the report: how busy the
+// machine was apart from the benchmark.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+// Result is one RPC measured on both sides.
+type Result struct {
+	RPC            string
+	Full, Baseline Stats
+	// RoundRatios are the ratios of each round's two measurements, taken
+	// one after the other: their spread shows how noisy the machine was.
+	RoundRatios []float64
+}
+
+// Ratio is the full stack's throughput over the baseline's.
+func (r Result) Ratio() float64 { return ratio(r.Full, r.Baseline) }
+
+func ratio(full, baseline Stats) float64 {
+	if baseline.RPS() == 0 {
+		return 0
+	}
+	return full.RPS() / baseline.RPS()
+}
+
+// Report is everything Print prints.
+type Report struct {
+	Machine Machine
+	// LoadBefore is the 1-minute load average before the measurements
+	// (afterwards it would count the benchmark itself).
+	LoadBefore string
+	Plan       Plan
+	Results    []Result
+}
+
+// Print writes the machine, the load and a table of the results.
+func Print(out io.Writer, r Report) {
+	m, p := r.Machine, r.Plan
+	fmt.Fprintf(out, "machine: %s, %d cores, %s/%s, %s; load average %s before the measurements\n",
+		m.CPU, m.Cores, m.OS, m.Arch, m.Go, r.LoadBefore)
+	fmt.Fprintf(out, "load: closed loop, %d requests in flight over %d mTLS connections per side, loopback; "+
+		"per RPC and side %d × (%s warm-up + %s measured), sides alternating\n\n",
+		p.Concurrency, p.Connections, p.Rounds, p.Warmup, p.Duration)
+	fmt.Fprintf(out, "%-14s %-9s %9s %9s %10s %10s %9s\n", "rpc", "side", "requests", "req/s", "p50", "p99", "cpu/req")
+	for _, res := range r.Results {
+		for _, side := range []struct {
+			name string
+			s    Stats
+		}{{"full", res.Full}, {"baseline", res.Baseline}} {
+			fmt.Fprintf(out, "%-14s %-9s %9d %9.1f %10s %10s %9s\n", res.RPC, side.name, side.s.Requests, side.s.RPS(),
+				ms(side.s.P50), ms(side.s.P99), us(side.s.CPUPerRequest))
+		}
+	}
+	fmt.Fprintln(out, "cpu/req: CPU time of the serving process (server, or baseline) per request, warm-up included")
+	fmt.Fprintf(out, "\n%-14s %14s  %-20s %s\n", "rpc", "full/baseline", "rounds", "target")
+	for _, res := range r.Results {
+		verdict := "met"
+		if res.Ratio() < Target {
+			verdict = "NOT MET"
+		}
+		rounds := make([]string, len(res.RoundRatios))
+		for i, x := range res.RoundRatios {
+			rounds[i] = fmt.Sprintf("%.2f", x)
+		}
+		fmt.Fprintf(out, "%-14s %13.2fx  %-20s %-7s %s\n", res.RPC, res.Ratio(), strings.Join(rounds, " "), fmt.Sprintf("≥ %.2f", Target), verdict)
+	}
+}
+
+// ms formats a latency in milliseconds with microsecond resolution.
+func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
+
+// us formats a CPU time in whole microseconds; "-" when not measured.
+func us(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dµs", d.Round(time.Microsecond).Microseconds())
+}

@@ -1,0 +1,67 @@
+package apibench
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRatioIsFullOverBaselineThroughput(t *testing.T) {
+	t.Parallel()
+	r := Result{
+		Full:     Stats{Requests: 900, Elapsed: time.Second},
+		Baseline: Stats{Requests: 2000, Elapsed: 2 * time.Second},
+	}
+	require.InDelta(t, 0.9, r.Ratio(), 1e-9)
+	require.Zero(t, Result{Full: r.Full}.Ratio(), "no baseline: zero, not Inf")
+}
+
+func TestPrint(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	Print(&out, Report{
+		Machine:    Machine{CPU: "Test CPU 3000", Cores: 2, OS: "linux", Arch: "amd64", Go: "go1.26.8"},
+		LoadBefore: "0.50",
+		Plan:       Plan{Load: Load{Concurrency: 32, Warmup: time.Second, Duration: 5 * time.Second}, Connections: 4, Rounds: 2},
+		Results: []Result{
+			{
+				RPC:         "CreateAccount",
+				Full:        Stats{Requests: 9000, Elapsed: 10 * time.Second, P50: 1500 * time.Microsecond, P99: 12345678 * time.Nanosecond, CPUPerRequest: 412400 * time.Nanosecond},
+				Baseline:    Stats{Requests: 10000, Elapsed: 10 * time.Second, P50: time.Millisecond, P99: 10 * time.Millisecond, CPUPerRequest: 250 * time.Microsecond},
+				RoundRatios: []float64{0.891, 0.909},
+			},
+			{
+				RPC:         "GetAccount",
+				Full:        Stats{Requests: 8000, Elapsed: 10 * time.Second, P50: 250 * time.Microsecond, P99: 2 * time.Millisecond},
+				Baseline:    Stats{Requests: 10000, Elapsed: 10 * time.Second, P50: 200 * time.Microsecond, P99: time.Millisecond},
+				RoundRatios: []float64{0.7, 0.9},
+			},
+		},
+	})
+	want := `machine: Test CPU 3000, 2 cores, linux/amd64, go1.26.8; load average 0.50 before the measurements
+load: closed loop, 32 requests in flight over 4 mTLS connections per side, loopback; per RPC and side 2 × (1s warm-up + 5s measured), sides alternating
+
+rpc            side       requests     req/s        p50        p99   cpu/req
+CreateAccount  full           9000     900.0    1.500ms   12.346ms     412µs
+CreateAccount  baseline      10000    1000.0    1.000ms   10.000ms     250µs
+GetAccount     full           8000     800.0    0.250ms    2.000ms         -
+GetAccount     baseline      10000    1000.0    0.200ms    1.000ms         -
+cpu/req: CPU time of the serving process (server, or baseline) per request, warm-up included
+
+rpc             full/baseline  rounds               target
+CreateAccount           0.90x  0.89 0.91            ≥ 0.85  met
+GetAccount              0.80x  0.70 0.90            ≥ 0.85  NOT MET
+`
+	require.Equal(t, want, out.String())
+}
+
+func TestThisMachineNamesTheCPUAndGo(t *testing.T) {
+	t.Parallel()
+	m := ThisMachine()
+	require.NotEmpty(t, m.CPU)
+	require.Positive(t, m.Cores)
+	require.Contains(t, m.Go, "go")
+	require.NotEmpty(t, loadAverage())
+}
