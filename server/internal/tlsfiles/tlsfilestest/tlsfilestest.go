@@ -11,7 +11,6 @@ package tlsfilestest
 import (
 	"crypto/x509"
 	"errors"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -20,28 +19,27 @@ import (
 	"github.com/groundwork-dev/groundwork/migrator/pki"
 )
 
-// Secret names of the tree.
+// Secret names of the tree: the production names from migrator/pki, plus a
+// test client and an unrelated CA.
 const (
-	ServerCA      = "server-ca"
-	GRPCServer    = "server-grpc-tls"
-	GatewayClient = "server-gateway-tls"
+	ServerCA      = pki.ServerCA
+	GRPCServer    = pki.ServerGRPCSecret
+	GatewayClient = pki.GatewayClientSecret
 	TestClient    = "test-client-tls"
 	OtherCA       = "other-ca"
 	OtherClient   = "other-client-tls"
 )
 
-// Spec is the tree.
+// Spec is the server's production tree (pki.ServerTree) with a test client
+// of server-ca and a client of the unrelated other-ca.
 func Spec() pki.Spec {
-	return pki.Spec{
-		CAs: []string{ServerCA, OtherCA},
+	return pki.Merge(pki.ServerTree(), pki.Spec{
+		CAs: []string{OtherCA},
 		Leaves: []pki.Leaf{
-			{Secret: GRPCServer, CA: ServerCA, CommonName: "server", DNSNames: []string{"localhost"},
-				IPs: []net.IP{net.IPv4(127, 0, 0, 1).To4()}, Usage: pki.ServerAuth},
-			{Secret: GatewayClient, CA: ServerCA, CommonName: "gateway", Usage: pki.ClientAuth},
 			{Secret: TestClient, CA: ServerCA, CommonName: "test-client", Usage: pki.ClientAuth},
 			{Secret: OtherClient, CA: OtherCA, CommonName: "test-client", Usage: pki.ClientAuth},
 		},
-	}
+	})
 }
 
 // Tree is an issued tree in a directory.
