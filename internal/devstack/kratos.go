@@ -131,6 +131,9 @@ func (s *Stack) kratosEnv() ([]string, error) {
 		// registration wait about 15 s for its retries to fail.
 		"SELFSERVICE_METHODS_PASSWORD_CONFIG_HAVEIBEENPWNED_ENABLED=false",
 		"LOG_FORMAT=text",
+		// Explicit: a LOG_LEVEL in the developer's environment (e.g. "warn",
+		// which Kratos does not accept) must not stop Kratos from starting.
+		"LOG_LEVEL=info",
 	}, secrets...)
 	return append(env, hook...), nil
 }
