@@ -46,7 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -100,7 +99,7 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	if err := goBuild(ctx, baselineBin, "./internal/apibench/cmd/apibench-baseline"); err != nil {
 		return err
 	}
-	cfg, err := stackConfig(ctx, root)
+	cfg, err := devstack.PrivateConfig(ctx, ".", root)
 	if err != nil {
 		return err
 	}
@@ -397,35 +396,6 @@ func asInterfaces(conns []*grpc.ClientConn) []grpc.ClientConnInterface {
 		out[i] = c
 	}
 	return out
-}
-
-// stackConfig is the repository's stack with its state under dir and every
-// port free, so that the benchmark never touches the developer's stack.
-func stackConfig(ctx context.Context, dir string) (devstack.Config, error) {
-	ports := map[string]string{}
-	for _, k := range []string{devstack.EnvPGPort, devstack.EnvKratosPublicPort, devstack.EnvKratosAdminPort,
-		devstack.EnvGRPCPort, devstack.EnvGatewayPort, devstack.EnvOpsPort} {
-		p, err := freePort(ctx)
-		if err != nil {
-			return devstack.Config{}, err
-		}
-		ports[k] = fmt.Sprint(p)
-	}
-	cfg, err := devstack.ConfigFromEnv(".", func(k string) string { return ports[k] })
-	if err != nil {
-		return cfg, err
-	}
-	cfg.State = filepath.Join(dir, ".dev")
-	return cfg, nil
-}
-
-func freePort(ctx context.Context) (int, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 type kratosUser struct{ id, token string }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,6 +25,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/groundwork-dev/groundwork/internal/devstack"
+	"github.com/groundwork-dev/groundwork/internal/machine"
 	"github.com/groundwork-dev/groundwork/internal/sysdeps"
 	"github.com/groundwork-dev/groundwork/migrator/dbconn"
 	"github.com/groundwork-dev/groundwork/migrator/migrations"
@@ -66,7 +66,7 @@ func Run(ctx context.Context, out io.Writer) error {
 
 // Print writes the results and the machine.
 func Print(out io.Writer, results []Result) {
-	fmt.Fprintf(out, "machine: %d CPUs, %s/%s, %s; median of %d runs\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), Reps)
+	fmt.Fprintf(out, "machine: %d CPUs, %s/%s, %s; median of %d runs\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, machine.CPUModel(), Reps)
 	fmt.Fprintf(out, "%-28s %10s %10s %7s %8s  %s\n", "measurement", "ours", "baseline", "ratio", "target", "baseline is")
 	for _, r := range results {
 		fmt.Fprintf(out, "%-28s %10s %10s %6.2fx %8s  %s\n", r.Name, r.Ours.Round(time.Millisecond), r.Baseline.Round(time.Millisecond),
@@ -74,52 +74,10 @@ func Print(out io.Writer, results []Result) {
 	}
 }
 
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
 func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
-}
-
-func freePort(ctx context.Context) (int, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// stackConfig is the repository's stack with its state in dir and every
-// port free, so a benchmark never touches the developer's own stack.
-func stackConfig(ctx context.Context, dir string) (devstack.Config, error) {
-	ports := map[string]string{}
-	for _, k := range []string{devstack.EnvPGPort, devstack.EnvKratosPublicPort, devstack.EnvKratosAdminPort,
-		devstack.EnvGRPCPort, devstack.EnvGatewayPort, devstack.EnvOpsPort} {
-		p, err := freePort(ctx)
-		if err != nil {
-			return devstack.Config{}, err
-		}
-		ports[k] = fmt.Sprint(p)
-	}
-	cfg, err := devstack.ConfigFromEnv(".", func(k string) string { return ports[k] })
-	if err != nil {
-		return cfg, err
-	}
-	cfg.State = filepath.Join(dir, ".dev")
-	return cfg, nil
 }
 
 // tempRoot is a throwaway directory the stack keeps its state in.
@@ -140,7 +98,7 @@ func measureUp(ctx context.Context) (Result, Result, error) {
 		if err != nil {
 			return cold, warm, err
 		}
-		cfg, err := stackConfig(ctx, root)
+		cfg, err := devstack.PrivateConfig(ctx, ".", root)
 		if err != nil {
 			return cold, warm, err
 		}
@@ -193,7 +151,7 @@ func bareCluster(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	port, err := freePort(ctx)
+	port, err := devstack.FreePort(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -233,7 +191,7 @@ func measureMigrate(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	defer os.RemoveAll(root)
-	cfg, err := stackConfig(ctx, root)
+	cfg, err := devstack.PrivateConfig(ctx, ".", root)
 	if err != nil {
 		return res, err
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,29 +35,12 @@ func setup(t *testing.T) *testBundle {
 	state := t.TempDir()
 	// t.TempDir is 0700; the unprivileged PostgreSQL user must traverse it.
 	require.NoError(t, os.Chmod(state, 0o711))
-	ports := map[string]string{
-		EnvPGPort:           fmt.Sprint(freePort(t)),
-		EnvKratosPublicPort: fmt.Sprint(freePort(t)),
-		EnvKratosAdminPort:  fmt.Sprint(freePort(t)),
-		EnvGRPCPort:         fmt.Sprint(freePort(t)),
-		EnvGatewayPort:      fmt.Sprint(freePort(t)),
-		EnvOpsPort:          fmt.Sprint(freePort(t)),
-	}
-	cfg, err := ConfigFromEnv("../..", func(k string) string { return ports[k] })
+	cfg, err := PrivateConfig(context.Background(), "../..", state)
 	require.NoError(t, err)
-	cfg.State = filepath.Join(state, ".dev")
 	out := &bytes.Buffer{}
 	s := New(cfg, out, sysdeps.New(out))
 	t.Cleanup(func() { _ = s.Reset(context.Background()) })
 	return &testBundle{cfg: cfg, stack: s, out: out}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func connect(ctx context.Context, rawURL string) error {
