@@ -45,7 +45,7 @@ func mkdir(t *testing.T, path string, mode os.FileMode) string {
 func TestTraversable(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to give directories to other users")
+		t.Skip("needs root to give directories to other users: run the tests as root (CI does; no env var enables it)")
 	}
 	// A user and group that own nothing on this machine.
 	const uid, gid = 54321, 54322
