@@ -140,6 +140,22 @@ func (g *gateway) DeleteAccount(ctx context.Context, in *groundworkv1.DeleteAcco
 	return call(ctx, g, http.MethodDelete, "/api/v1/accounts/"+url.PathEscape(in.GetId()), nil, &groundworkv1.DeleteAccountResponse{})
 }
 
+func (g *gateway) CreateAccountExport(ctx context.Context, in *groundworkv1.CreateAccountExportRequest, _ ...grpc.CallOption) (*groundworkv1.CreateAccountExportResponse, error) {
+	return call(ctx, g, http.MethodPost, exportsPath(in.GetAccountId()), map[string]string{}, &groundworkv1.CreateAccountExportResponse{})
+}
+
+func (g *gateway) GetAccountExport(ctx context.Context, in *groundworkv1.GetAccountExportRequest, _ ...grpc.CallOption) (*groundworkv1.GetAccountExportResponse, error) {
+	return call(ctx, g, http.MethodGet, exportsPath(in.GetAccountId())+"/"+url.PathEscape(in.GetId()), nil, &groundworkv1.GetAccountExportResponse{})
+}
+
+func (g *gateway) DownloadAccountExport(ctx context.Context, in *groundworkv1.DownloadAccountExportRequest, _ ...grpc.CallOption) (*groundworkv1.DownloadAccountExportResponse, error) {
+	return call(ctx, g, http.MethodGet, exportsPath(in.GetAccountId())+"/"+url.PathEscape(in.GetId())+"/content", nil, &groundworkv1.DownloadAccountExportResponse{})
+}
+
+func exportsPath(accountID string) string {
+	return "/api/v1/accounts/" + url.PathEscape(accountID) + "/exports"
+}
+
 // call sends one request and decodes the answer into out (strictly: a
 // field the client does not know fails).
 func call[T proto.Message](ctx context.Context, g *gateway, method, path string, body any, out T) (T, error) {

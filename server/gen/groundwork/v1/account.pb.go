@@ -22,6 +22,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// State of an export.
+type AccountExport_State int32
+
+const (
+	// Never set by the server.
+	AccountExport_STATE_UNSPECIFIED AccountExport_State = 0
+	// Waiting for a worker.
+	AccountExport_STATE_PENDING AccountExport_State = 1
+	// A worker is writing it.
+	AccountExport_STATE_RUNNING AccountExport_State = 2
+	// Written; DownloadAccountExport returns it.
+	AccountExport_STATE_SUCCEEDED AccountExport_State = 3
+	// Given up after retries; error says why.
+	AccountExport_STATE_FAILED AccountExport_State = 4
+)
+
+// Enum value maps for AccountExport_State.
+var (
+	AccountExport_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_PENDING",
+		2: "STATE_RUNNING",
+		3: "STATE_SUCCEEDED",
+		4: "STATE_FAILED",
+	}
+	AccountExport_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_PENDING":     1,
+		"STATE_RUNNING":     2,
+		"STATE_SUCCEEDED":   3,
+		"STATE_FAILED":      4,
+	}
+)
+
+func (x AccountExport_State) Enum() *AccountExport_State {
+	p := new(AccountExport_State)
+	*p = x
+	return p
+}
+
+func (x AccountExport_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AccountExport_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_groundwork_v1_account_proto_enumTypes[0].Descriptor()
+}
+
+func (AccountExport_State) Type() protoreflect.EnumType {
+	return &file_groundwork_v1_account_proto_enumTypes[0]
+}
+
+func (x AccountExport_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AccountExport_State.Descriptor instead.
+func (AccountExport_State) EnumDescriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{11, 0}
+}
+
 // Account is a named workspace owned by one user.
 type Account struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -594,6 +655,413 @@ func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
 	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{10}
 }
 
+// AccountExport is one request to export an account, and its progress.
+type AccountExport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Server-assigned identifier. Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The exported account (Account.id). Output only.
+	AccountId string `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Where the export is. Output only.
+	State AccountExport_State `protobuf:"varint,3,opt,name=state,proto3,enum=groundwork.v1.AccountExport_State" json:"state,omitempty"`
+	// When the export was requested. Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the export succeeded or failed; unset before. Output only.
+	CompleteTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	// Why the export failed; empty unless state is STATE_FAILED. Output only.
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountExport) Reset() {
+	*x = AccountExport{}
+	mi := &file_groundwork_v1_account_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountExport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountExport) ProtoMessage() {}
+
+func (x *AccountExport) ProtoReflect() protoreflect.Message {
+	mi := &file_groundwork_v1_account_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountExport.ProtoReflect.Descriptor instead.
+func (*AccountExport) Descriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AccountExport) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AccountExport) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *AccountExport) GetState() AccountExport_State {
+	if x != nil {
+		return x.State
+	}
+	return AccountExport_STATE_UNSPECIFIED
+}
+
+func (x *AccountExport) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AccountExport) GetCompleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompleteTime
+	}
+	return nil
+}
+
+func (x *AccountExport) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// CreateAccountExportRequest is the input of
+// AccountService.CreateAccountExport.
+type CreateAccountExportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the account to export. Required.
+	AccountId     string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAccountExportRequest) Reset() {
+	*x = CreateAccountExportRequest{}
+	mi := &file_groundwork_v1_account_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAccountExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAccountExportRequest) ProtoMessage() {}
+
+func (x *CreateAccountExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_groundwork_v1_account_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAccountExportRequest.ProtoReflect.Descriptor instead.
+func (*CreateAccountExportRequest) Descriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateAccountExportRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+// CreateAccountExportResponse is the output of
+// AccountService.CreateAccountExport.
+type CreateAccountExportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new export, in STATE_PENDING.
+	Export        *AccountExport `protobuf:"bytes,1,opt,name=export,proto3" json:"export,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAccountExportResponse) Reset() {
+	*x = CreateAccountExportResponse{}
+	mi := &file_groundwork_v1_account_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAccountExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAccountExportResponse) ProtoMessage() {}
+
+func (x *CreateAccountExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_groundwork_v1_account_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAccountExportResponse.ProtoReflect.Descriptor instead.
+func (*CreateAccountExportResponse) Descriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CreateAccountExportResponse) GetExport() *AccountExport {
+	if x != nil {
+		return x.Export
+	}
+	return nil
+}
+
+// GetAccountExportRequest is the input of AccountService.GetAccountExport.
+type GetAccountExportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the exported account. Required.
+	AccountId string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// ID of the export (AccountExport.id). Required.
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountExportRequest) Reset() {
+	*x = GetAccountExportRequest{}
+	mi := &file_groundwork_v1_account_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountExportRequest) ProtoMessage() {}
+
+func (x *GetAccountExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_groundwork_v1_account_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountExportRequest.ProtoReflect.Descriptor instead.
+func (*GetAccountExportRequest) Descriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetAccountExportRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GetAccountExportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetAccountExportResponse is the output of AccountService.GetAccountExport.
+type GetAccountExportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The export.
+	Export        *AccountExport `protobuf:"bytes,1,opt,name=export,proto3" json:"export,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountExportResponse) Reset() {
+	*x = GetAccountExportResponse{}
+	mi := &file_groundwork_v1_account_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountExportResponse) ProtoMessage() {}
+
+func (x *GetAccountExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_groundwork_v1_account_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountExportResponse.ProtoReflect.Descriptor instead.
+func (*GetAccountExportResponse) Descriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetAccountExportResponse) GetExport() *AccountExport {
+	if x != nil {
+		return x.Export
+	}
+	return nil
+}
+
+// DownloadAccountExportRequest is the input of
+// AccountService.DownloadAccountExport.
+type DownloadAccountExportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the exported account. Required.
+	AccountId string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// ID of the export (AccountExport.id). Required.
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadAccountExportRequest) Reset() {
+	*x = DownloadAccountExportRequest{}
+	mi := &file_groundwork_v1_account_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadAccountExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadAccountExportRequest) ProtoMessage() {}
+
+func (x *DownloadAccountExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_groundwork_v1_account_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadAccountExportRequest.ProtoReflect.Descriptor instead.
+func (*DownloadAccountExportRequest) Descriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DownloadAccountExportRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *DownloadAccountExportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DownloadAccountExportResponse is the output of
+// AccountService.DownloadAccountExport.
+type DownloadAccountExportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Suggested file name, e.g. "account-<id>-export.json".
+	Filename string `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
+	// Media type of content: "application/json".
+	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// The export document (UTF-8 JSON; base64 in the JSON mapping).
+	Content       []byte `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadAccountExportResponse) Reset() {
+	*x = DownloadAccountExportResponse{}
+	mi := &file_groundwork_v1_account_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadAccountExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadAccountExportResponse) ProtoMessage() {}
+
+func (x *DownloadAccountExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_groundwork_v1_account_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadAccountExportResponse.ProtoReflect.Descriptor instead.
+func (*DownloadAccountExportResponse) Descriptor() ([]byte, []int) {
+	return file_groundwork_v1_account_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DownloadAccountExportResponse) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *DownloadAccountExportResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *DownloadAccountExportResponse) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
 var File_groundwork_v1_account_proto protoreflect.FileDescriptor
 
 const file_groundwork_v1_account_proto_rawDesc = "" +
@@ -629,14 +1097,51 @@ const file_groundwork_v1_account_proto_rawDesc = "" +
 	"\aaccount\x18\x01 \x01(\v2\x16.groundwork.v1.AccountR\aaccount\"&\n" +
 	"\x14DeleteAccountRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
-	"\x15DeleteAccountResponse2\xd0\x03\n" +
+	"\x15DeleteAccountResponse\"\xf9\x02\n" +
+	"\rAccountExport\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\tR\taccountId\x128\n" +
+	"\x05state\x18\x03 \x01(\x0e2\".groundwork.v1.AccountExport.StateR\x05state\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12?\n" +
+	"\rcomplete_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"k\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTATE_PENDING\x10\x01\x12\x11\n" +
+	"\rSTATE_RUNNING\x10\x02\x12\x13\n" +
+	"\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n" +
+	"\fSTATE_FAILED\x10\x04\";\n" +
+	"\x1aCreateAccountExportRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\"S\n" +
+	"\x1bCreateAccountExportResponse\x124\n" +
+	"\x06export\x18\x01 \x01(\v2\x1c.groundwork.v1.AccountExportR\x06export\"H\n" +
+	"\x17GetAccountExportRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"P\n" +
+	"\x18GetAccountExportResponse\x124\n" +
+	"\x06export\x18\x01 \x01(\v2\x1c.groundwork.v1.AccountExportR\x06export\"M\n" +
+	"\x1cDownloadAccountExportRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"x\n" +
+	"\x1dDownloadAccountExportResponse\x12\x1a\n" +
+	"\bfilename\x18\x01 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent2\x97\x06\n" +
 	"\x0eAccountService\x12Z\n" +
 	"\rCreateAccount\x12#.groundwork.v1.CreateAccountRequest\x1a$.groundwork.v1.CreateAccountResponse\x12Q\n" +
 	"\n" +
 	"GetAccount\x12 .groundwork.v1.GetAccountRequest\x1a!.groundwork.v1.GetAccountResponse\x12W\n" +
 	"\fListAccounts\x12\".groundwork.v1.ListAccountsRequest\x1a#.groundwork.v1.ListAccountsResponse\x12Z\n" +
 	"\rUpdateAccount\x12#.groundwork.v1.UpdateAccountRequest\x1a$.groundwork.v1.UpdateAccountResponse\x12Z\n" +
-	"\rDeleteAccount\x12#.groundwork.v1.DeleteAccountRequest\x1a$.groundwork.v1.DeleteAccountResponseBLZJgithub.com/groundwork-dev/groundwork/server/gen/groundwork/v1;groundworkv1b\x06proto3"
+	"\rDeleteAccount\x12#.groundwork.v1.DeleteAccountRequest\x1a$.groundwork.v1.DeleteAccountResponse\x12l\n" +
+	"\x13CreateAccountExport\x12).groundwork.v1.CreateAccountExportRequest\x1a*.groundwork.v1.CreateAccountExportResponse\x12c\n" +
+	"\x10GetAccountExport\x12&.groundwork.v1.GetAccountExportRequest\x1a'.groundwork.v1.GetAccountExportResponse\x12r\n" +
+	"\x15DownloadAccountExport\x12+.groundwork.v1.DownloadAccountExportRequest\x1a,.groundwork.v1.DownloadAccountExportResponseBLZJgithub.com/groundwork-dev/groundwork/server/gen/groundwork/v1;groundworkv1b\x06proto3"
 
 var (
 	file_groundwork_v1_account_proto_rawDescOnce sync.Once
@@ -650,43 +1155,63 @@ func file_groundwork_v1_account_proto_rawDescGZIP() []byte {
 	return file_groundwork_v1_account_proto_rawDescData
 }
 
-var file_groundwork_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_groundwork_v1_account_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_groundwork_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_groundwork_v1_account_proto_goTypes = []any{
-	(*Account)(nil),               // 0: groundwork.v1.Account
-	(*CreateAccountRequest)(nil),  // 1: groundwork.v1.CreateAccountRequest
-	(*CreateAccountResponse)(nil), // 2: groundwork.v1.CreateAccountResponse
-	(*GetAccountRequest)(nil),     // 3: groundwork.v1.GetAccountRequest
-	(*GetAccountResponse)(nil),    // 4: groundwork.v1.GetAccountResponse
-	(*ListAccountsRequest)(nil),   // 5: groundwork.v1.ListAccountsRequest
-	(*ListAccountsResponse)(nil),  // 6: groundwork.v1.ListAccountsResponse
-	(*UpdateAccountRequest)(nil),  // 7: groundwork.v1.UpdateAccountRequest
-	(*UpdateAccountResponse)(nil), // 8: groundwork.v1.UpdateAccountResponse
-	(*DeleteAccountRequest)(nil),  // 9: groundwork.v1.DeleteAccountRequest
-	(*DeleteAccountResponse)(nil), // 10: groundwork.v1.DeleteAccountResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(AccountExport_State)(0),              // 0: groundwork.v1.AccountExport.State
+	(*Account)(nil),                       // 1: groundwork.v1.Account
+	(*CreateAccountRequest)(nil),          // 2: groundwork.v1.CreateAccountRequest
+	(*CreateAccountResponse)(nil),         // 3: groundwork.v1.CreateAccountResponse
+	(*GetAccountRequest)(nil),             // 4: groundwork.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),            // 5: groundwork.v1.GetAccountResponse
+	(*ListAccountsRequest)(nil),           // 6: groundwork.v1.ListAccountsRequest
+	(*ListAccountsResponse)(nil),          // 7: groundwork.v1.ListAccountsResponse
+	(*UpdateAccountRequest)(nil),          // 8: groundwork.v1.UpdateAccountRequest
+	(*UpdateAccountResponse)(nil),         // 9: groundwork.v1.UpdateAccountResponse
+	(*DeleteAccountRequest)(nil),          // 10: groundwork.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),         // 11: groundwork.v1.DeleteAccountResponse
+	(*AccountExport)(nil),                 // 12: groundwork.v1.AccountExport
+	(*CreateAccountExportRequest)(nil),    // 13: groundwork.v1.CreateAccountExportRequest
+	(*CreateAccountExportResponse)(nil),   // 14: groundwork.v1.CreateAccountExportResponse
+	(*GetAccountExportRequest)(nil),       // 15: groundwork.v1.GetAccountExportRequest
+	(*GetAccountExportResponse)(nil),      // 16: groundwork.v1.GetAccountExportResponse
+	(*DownloadAccountExportRequest)(nil),  // 17: groundwork.v1.DownloadAccountExportRequest
+	(*DownloadAccountExportResponse)(nil), // 18: groundwork.v1.DownloadAccountExportResponse
+	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
 }
 var file_groundwork_v1_account_proto_depIdxs = []int32{
-	11, // 0: groundwork.v1.Account.create_time:type_name -> google.protobuf.Timestamp
-	11, // 1: groundwork.v1.Account.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: groundwork.v1.CreateAccountResponse.account:type_name -> groundwork.v1.Account
-	0,  // 3: groundwork.v1.GetAccountResponse.account:type_name -> groundwork.v1.Account
-	0,  // 4: groundwork.v1.ListAccountsResponse.accounts:type_name -> groundwork.v1.Account
-	0,  // 5: groundwork.v1.UpdateAccountResponse.account:type_name -> groundwork.v1.Account
-	1,  // 6: groundwork.v1.AccountService.CreateAccount:input_type -> groundwork.v1.CreateAccountRequest
-	3,  // 7: groundwork.v1.AccountService.GetAccount:input_type -> groundwork.v1.GetAccountRequest
-	5,  // 8: groundwork.v1.AccountService.ListAccounts:input_type -> groundwork.v1.ListAccountsRequest
-	7,  // 9: groundwork.v1.AccountService.UpdateAccount:input_type -> groundwork.v1.UpdateAccountRequest
-	9,  // 10: groundwork.v1.AccountService.DeleteAccount:input_type -> groundwork.v1.DeleteAccountRequest
-	2,  // 11: groundwork.v1.AccountService.CreateAccount:output_type -> groundwork.v1.CreateAccountResponse
-	4,  // 12: groundwork.v1.AccountService.GetAccount:output_type -> groundwork.v1.GetAccountResponse
-	6,  // 13: groundwork.v1.AccountService.ListAccounts:output_type -> groundwork.v1.ListAccountsResponse
-	8,  // 14: groundwork.v1.AccountService.UpdateAccount:output_type -> groundwork.v1.UpdateAccountResponse
-	10, // 15: groundwork.v1.AccountService.DeleteAccount:output_type -> groundwork.v1.DeleteAccountResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	19, // 0: groundwork.v1.Account.create_time:type_name -> google.protobuf.Timestamp
+	19, // 1: groundwork.v1.Account.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: groundwork.v1.CreateAccountResponse.account:type_name -> groundwork.v1.Account
+	1,  // 3: groundwork.v1.GetAccountResponse.account:type_name -> groundwork.v1.Account
+	1,  // 4: groundwork.v1.ListAccountsResponse.accounts:type_name -> groundwork.v1.Account
+	1,  // 5: groundwork.v1.UpdateAccountResponse.account:type_name -> groundwork.v1.Account
+	0,  // 6: groundwork.v1.AccountExport.state:type_name -> groundwork.v1.AccountExport.State
+	19, // 7: groundwork.v1.AccountExport.create_time:type_name -> google.protobuf.Timestamp
+	19, // 8: groundwork.v1.AccountExport.complete_time:type_name -> google.protobuf.Timestamp
+	12, // 9: groundwork.v1.CreateAccountExportResponse.export:type_name -> groundwork.v1.AccountExport
+	12, // 10: groundwork.v1.GetAccountExportResponse.export:type_name -> groundwork.v1.AccountExport
+	2,  // 11: groundwork.v1.AccountService.CreateAccount:input_type -> groundwork.v1.CreateAccountRequest
+	4,  // 12: groundwork.v1.AccountService.GetAccount:input_type -> groundwork.v1.GetAccountRequest
+	6,  // 13: groundwork.v1.AccountService.ListAccounts:input_type -> groundwork.v1.ListAccountsRequest
+	8,  // 14: groundwork.v1.AccountService.UpdateAccount:input_type -> groundwork.v1.UpdateAccountRequest
+	10, // 15: groundwork.v1.AccountService.DeleteAccount:input_type -> groundwork.v1.DeleteAccountRequest
+	13, // 16: groundwork.v1.AccountService.CreateAccountExport:input_type -> groundwork.v1.CreateAccountExportRequest
+	15, // 17: groundwork.v1.AccountService.GetAccountExport:input_type -> groundwork.v1.GetAccountExportRequest
+	17, // 18: groundwork.v1.AccountService.DownloadAccountExport:input_type -> groundwork.v1.DownloadAccountExportRequest
+	3,  // 19: groundwork.v1.AccountService.CreateAccount:output_type -> groundwork.v1.CreateAccountResponse
+	5,  // 20: groundwork.v1.AccountService.GetAccount:output_type -> groundwork.v1.GetAccountResponse
+	7,  // 21: groundwork.v1.AccountService.ListAccounts:output_type -> groundwork.v1.ListAccountsResponse
+	9,  // 22: groundwork.v1.AccountService.UpdateAccount:output_type -> groundwork.v1.UpdateAccountResponse
+	11, // 23: groundwork.v1.AccountService.DeleteAccount:output_type -> groundwork.v1.DeleteAccountResponse
+	14, // 24: groundwork.v1.AccountService.CreateAccountExport:output_type -> groundwork.v1.CreateAccountExportResponse
+	16, // 25: groundwork.v1.AccountService.GetAccountExport:output_type -> groundwork.v1.GetAccountExportResponse
+	18, // 26: groundwork.v1.AccountService.DownloadAccountExport:output_type -> groundwork.v1.DownloadAccountExportResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_groundwork_v1_account_proto_init() }
@@ -699,13 +1224,14 @@ func file_groundwork_v1_account_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_groundwork_v1_account_proto_rawDesc), len(file_groundwork_v1_account_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   11,
+			NumEnums:      1,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_groundwork_v1_account_proto_goTypes,
 		DependencyIndexes: file_groundwork_v1_account_proto_depIdxs,
+		EnumInfos:         file_groundwork_v1_account_proto_enumTypes,
 		MessageInfos:      file_groundwork_v1_account_proto_msgTypes,
 	}.Build()
 	File_groundwork_v1_account_proto = out.File

@@ -19,11 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccountService_CreateAccount_FullMethodName = "/groundwork.v1.AccountService/CreateAccount"
-	AccountService_GetAccount_FullMethodName    = "/groundwork.v1.AccountService/GetAccount"
-	AccountService_ListAccounts_FullMethodName  = "/groundwork.v1.AccountService/ListAccounts"
-	AccountService_UpdateAccount_FullMethodName = "/groundwork.v1.AccountService/UpdateAccount"
-	AccountService_DeleteAccount_FullMethodName = "/groundwork.v1.AccountService/DeleteAccount"
+	AccountService_CreateAccount_FullMethodName         = "/groundwork.v1.AccountService/CreateAccount"
+	AccountService_GetAccount_FullMethodName            = "/groundwork.v1.AccountService/GetAccount"
+	AccountService_ListAccounts_FullMethodName          = "/groundwork.v1.AccountService/ListAccounts"
+	AccountService_UpdateAccount_FullMethodName         = "/groundwork.v1.AccountService/UpdateAccount"
+	AccountService_DeleteAccount_FullMethodName         = "/groundwork.v1.AccountService/DeleteAccount"
+	AccountService_CreateAccountExport_FullMethodName   = "/groundwork.v1.AccountService/CreateAccountExport"
+	AccountService_GetAccountExport_FullMethodName      = "/groundwork.v1.AccountService/GetAccountExport"
+	AccountService_DownloadAccountExport_FullMethodName = "/groundwork.v1.AccountService/DownloadAccountExport"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -99,6 +102,40 @@ type AccountServiceClient interface {
 	//   - NOT_FOUND: as for GetAccount.
 	//   - UNAUTHENTICATED: no valid session.
 	DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error)
+	// CreateAccountExport asks for a JSON export of one of the caller's
+	// accounts. The export is written by a background job; the response
+	// returns at once with the export in state PENDING. Poll GetAccountExport
+	// until it is SUCCEEDED (or FAILED), then fetch it with
+	// DownloadAccountExport.
+	//
+	// HTTP: POST /api/v1/accounts/{account_id}/exports, body: the request.
+	//
+	// Errors:
+	//   - INVALID_ARGUMENT: account_id is empty or malformed ("account_id: ...").
+	//   - NOT_FOUND: as for GetAccount.
+	//   - UNAUTHENTICATED: no valid session.
+	CreateAccountExport(ctx context.Context, in *CreateAccountExportRequest, opts ...grpc.CallOption) (*CreateAccountExportResponse, error)
+	// GetAccountExport reports the state of one export of the caller's
+	// account.
+	//
+	// HTTP: GET /api/v1/accounts/{account_id}/exports/{id}
+	//
+	// Errors:
+	//   - INVALID_ARGUMENT: account_id or id is empty or malformed.
+	//   - NOT_FOUND: no such export of a live account of the caller.
+	//   - UNAUTHENTICATED: no valid session.
+	GetAccountExport(ctx context.Context, in *GetAccountExportRequest, opts ...grpc.CallOption) (*GetAccountExportResponse, error)
+	// DownloadAccountExport returns the content of a finished export.
+	//
+	// HTTP: GET /api/v1/accounts/{account_id}/exports/{id}/content
+	//
+	// Errors:
+	//   - INVALID_ARGUMENT: account_id or id is empty or malformed.
+	//   - NOT_FOUND: as for GetAccountExport.
+	//   - FAILED_PRECONDITION: the export has not succeeded (yet); the message
+	//     says its state.
+	//   - UNAUTHENTICATED: no valid session.
+	DownloadAccountExport(ctx context.Context, in *DownloadAccountExportRequest, opts ...grpc.CallOption) (*DownloadAccountExportResponse, error)
 }
 
 type accountServiceClient struct {
@@ -153,6 +190,36 @@ func (c *accountServiceClient) DeleteAccount(ctx context.Context, in *DeleteAcco
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteAccountResponse)
 	err := c.cc.Invoke(ctx, AccountService_DeleteAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountServiceClient) CreateAccountExport(ctx context.Context, in *CreateAccountExportRequest, opts ...grpc.CallOption) (*CreateAccountExportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAccountExportResponse)
+	err := c.cc.Invoke(ctx, AccountService_CreateAccountExport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountServiceClient) GetAccountExport(ctx context.Context, in *GetAccountExportRequest, opts ...grpc.CallOption) (*GetAccountExportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAccountExportResponse)
+	err := c.cc.Invoke(ctx, AccountService_GetAccountExport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountServiceClient) DownloadAccountExport(ctx context.Context, in *DownloadAccountExportRequest, opts ...grpc.CallOption) (*DownloadAccountExportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DownloadAccountExportResponse)
+	err := c.cc.Invoke(ctx, AccountService_DownloadAccountExport_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +299,40 @@ type AccountServiceServer interface {
 	//   - NOT_FOUND: as for GetAccount.
 	//   - UNAUTHENTICATED: no valid session.
 	DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error)
+	// CreateAccountExport asks for a JSON export of one of the caller's
+	// accounts. The export is written by a background job; the response
+	// returns at once with the export in state PENDING. Poll GetAccountExport
+	// until it is SUCCEEDED (or FAILED), then fetch it with
+	// DownloadAccountExport.
+	//
+	// HTTP: POST /api/v1/accounts/{account_id}/exports, body: the request.
+	//
+	// Errors:
+	//   - INVALID_ARGUMENT: account_id is empty or malformed ("account_id: ...").
+	//   - NOT_FOUND: as for GetAccount.
+	//   - UNAUTHENTICATED: no valid session.
+	CreateAccountExport(context.Context, *CreateAccountExportRequest) (*CreateAccountExportResponse, error)
+	// GetAccountExport reports the state of one export of the caller's
+	// account.
+	//
+	// HTTP: GET /api/v1/accounts/{account_id}/exports/{id}
+	//
+	// Errors:
+	//   - INVALID_ARGUMENT: account_id or id is empty or malformed.
+	//   - NOT_FOUND: no such export of a live account of the caller.
+	//   - UNAUTHENTICATED: no valid session.
+	GetAccountExport(context.Context, *GetAccountExportRequest) (*GetAccountExportResponse, error)
+	// DownloadAccountExport returns the content of a finished export.
+	//
+	// HTTP: GET /api/v1/accounts/{account_id}/exports/{id}/content
+	//
+	// Errors:
+	//   - INVALID_ARGUMENT: account_id or id is empty or malformed.
+	//   - NOT_FOUND: as for GetAccountExport.
+	//   - FAILED_PRECONDITION: the export has not succeeded (yet); the message
+	//     says its state.
+	//   - UNAUTHENTICATED: no valid session.
+	DownloadAccountExport(context.Context, *DownloadAccountExportRequest) (*DownloadAccountExportResponse, error)
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -256,6 +357,15 @@ func (UnimplementedAccountServiceServer) UpdateAccount(context.Context, *UpdateA
 }
 func (UnimplementedAccountServiceServer) DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAccount not implemented")
+}
+func (UnimplementedAccountServiceServer) CreateAccountExport(context.Context, *CreateAccountExportRequest) (*CreateAccountExportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAccountExport not implemented")
+}
+func (UnimplementedAccountServiceServer) GetAccountExport(context.Context, *GetAccountExportRequest) (*GetAccountExportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAccountExport not implemented")
+}
+func (UnimplementedAccountServiceServer) DownloadAccountExport(context.Context, *DownloadAccountExportRequest) (*DownloadAccountExportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DownloadAccountExport not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -368,6 +478,60 @@ func _AccountService_DeleteAccount_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_CreateAccountExport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAccountExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).CreateAccountExport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_CreateAccountExport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).CreateAccountExport(ctx, req.(*CreateAccountExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountService_GetAccountExport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAccountExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).GetAccountExport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_GetAccountExport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).GetAccountExport(ctx, req.(*GetAccountExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountService_DownloadAccountExport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DownloadAccountExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).DownloadAccountExport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_DownloadAccountExport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).DownloadAccountExport(ctx, req.(*DownloadAccountExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -394,6 +558,18 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteAccount",
 			Handler:    _AccountService_DeleteAccount_Handler,
+		},
+		{
+			MethodName: "CreateAccountExport",
+			Handler:    _AccountService_CreateAccountExport_Handler,
+		},
+		{
+			MethodName: "GetAccountExport",
+			Handler:    _AccountService_GetAccountExport_Handler,
+		},
+		{
+			MethodName: "DownloadAccountExport",
+			Handler:    _AccountService_DownloadAccountExport_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,5 @@
+module github.com/groundwork-dev/groundwork/queue
+
+go 1.26.0
+
+replace github.com/groundwork-dev/groundwork/migrator => ../migrator
