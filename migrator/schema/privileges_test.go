@@ -57,6 +57,9 @@ func TestServerRoleHasDMLOnly(t *testing.T) {
 				`INSERT INTO users (id, email) VALUES ('00000000-0000-0000-0000-000000000001', 'a@example.com')`,
 				`UPDATE users SET display_name = 'A' WHERE id = '00000000-0000-0000-0000-000000000001'`,
 				`INSERT INTO accounts (owner_id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'main')`,
+				`INSERT INTO account_exports (account_id, owner_id) SELECT id, owner_id FROM accounts`,
+				`UPDATE account_exports SET state = 'succeeded', content = '{}', completed_at = now()`,
+				`DELETE FROM account_exports`,
 				`UPDATE accounts SET deleted_at = now()`,
 				`DELETE FROM accounts`,
 				`DELETE FROM users`,
@@ -202,7 +205,7 @@ func TestServerRoleCannotMigrate(t *testing.T) {
 		err := run()
 		require.ErrorIs(t, err, schema.ErrNotOwner, name)
 	}
-	b.requireVersion(t, 2)
+	b.requireVersion(t, 3)
 	require.Contains(t, b.tables(t), "accounts")
 	require.Equal(t, before, grants(t, b.m.Pool(), pgtest.RoleServer))
 }

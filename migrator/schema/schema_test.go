@@ -94,17 +94,17 @@ func TestUpAppliesEverything(t *testing.T) {
 	require.True(t, res.Changed())
 	require.Equal(t, -1, res.AppFrom)
 	require.Equal(t, latest(t, b.m), res.AppTo)
-	require.Equal(t, 2, res.AppTo, "update this test when adding a migration")
+	require.Equal(t, 3, res.AppTo, "update this test when adding a migration")
 	require.NotEmpty(t, res.River, "River's schema is applied too")
 	require.Equal(t, 1, res.River[0])
 
-	b.requireVersion(t, 2)
+	b.requireVersion(t, 3)
 	got := b.tables(t)
-	for _, want := range append([]string{"accounts", "users", schema.MigrationsTable}, riverTables...) {
+	for _, want := range append([]string{"account_exports", "accounts", "users", schema.MigrationsTable}, riverTables...) {
 		require.Contains(t, got, want)
 	}
 	require.Contains(t, b.log.String(), "river schema: applied versions [1 2 ")
-	require.Contains(t, b.log.String(), "app schema: version none → 2\n")
+	require.Contains(t, b.log.String(), "app schema: version none → 3\n")
 }
 
 func TestUpTwiceIsNoOp(t *testing.T) {
@@ -115,12 +115,12 @@ func TestUpTwiceIsNoOp(t *testing.T) {
 	res, err := b.m.Up(context.Background())
 	require.NoError(t, err)
 	require.False(t, res.Changed())
-	require.Equal(t, 2, res.AppFrom)
-	require.Equal(t, 2, res.AppTo)
+	require.Equal(t, 3, res.AppFrom)
+	require.Equal(t, 3, res.AppTo)
 	require.Empty(t, res.River)
 	require.Empty(t, b.log.String(), "nothing to report")
 	require.Equal(t, before, b.tables(t))
-	b.requireVersion(t, 2)
+	b.requireVersion(t, 3)
 }
 
 func TestUpConcurrent(t *testing.T) {
@@ -148,7 +148,7 @@ func TestUpConcurrent(t *testing.T) {
 	require.NoError(t, errs[1])
 	require.NotEqual(t, results[0].Changed(), results[1].Changed(),
 		"the migrators take turns: one applies the schema, the other finds nothing to do")
-	b.requireVersion(t, 2)
+	b.requireVersion(t, 3)
 
 	var n int
 	require.NoError(t, b.m.Pool().QueryRow(ctx, "SELECT count(*) FROM "+schema.MigrationsTable).Scan(&n))
@@ -169,26 +169,26 @@ func TestDown(t *testing.T) {
 		t.Parallel()
 		b := setupUp(t)
 		require.NoError(t, b.m.Down(ctx, 1))
-		b.requireVersion(t, 1)
-		require.Contains(t, b.log.String(), "app schema: version 2 → 1\n")
+		b.requireVersion(t, 2)
+		require.Contains(t, b.log.String(), "app schema: version 3 → 2\n")
 		tables := b.tables(t)
-		require.NotContains(t, tables, "accounts")
-		require.Contains(t, tables, "users")
+		require.NotContains(t, tables, "account_exports")
+		require.Contains(t, tables, "accounts")
 		require.Subset(t, tables, riverTables, "Down leaves River's schema alone")
 
 		res, err := b.m.Up(ctx)
 		require.NoError(t, err)
-		require.Equal(t, 1, res.AppFrom)
-		require.Equal(t, 2, res.AppTo)
+		require.Equal(t, 2, res.AppFrom)
+		require.Equal(t, 3, res.AppTo)
 		require.Empty(t, res.River)
-		require.Contains(t, b.tables(t), "accounts")
-		b.requireVersion(t, 2)
+		require.Contains(t, b.tables(t), "account_exports")
+		b.requireVersion(t, 3)
 	})
 
 	t.Run("All", func(t *testing.T) {
 		t.Parallel()
 		b := setupUp(t)
-		require.NoError(t, b.m.Down(ctx, 2))
+		require.NoError(t, b.m.Down(ctx, 3))
 		b.requireVersion(t, -1)
 		require.Equal(t, append(riverTables, schema.MigrationsTable), b.tables(t), "only River's and the bookkeeping tables remain")
 	})
@@ -217,7 +217,7 @@ func TestDown(t *testing.T) {
 			err := b.m.Down(ctx, n)
 			require.ErrorContains(t, err, "down: the number of migrations to roll back must be positive")
 		}
-		b.requireVersion(t, 2)
+		b.requireVersion(t, 3)
 		require.Contains(t, b.tables(t), "accounts")
 	})
 }
@@ -232,11 +232,12 @@ func TestGoto(t *testing.T) {
 		require.NoError(t, b.m.Goto(ctx, 1))
 		b.requireVersion(t, 1)
 		require.NotContains(t, b.tables(t), "accounts")
-		require.NoError(t, b.m.Goto(ctx, 2))
-		b.requireVersion(t, 2)
+		require.NoError(t, b.m.Goto(ctx, 3))
+		b.requireVersion(t, 3)
 		require.Contains(t, b.tables(t), "accounts")
-		require.NoError(t, b.m.Goto(ctx, 2), "going to the current version is a no-op")
-		b.requireVersion(t, 2)
+		require.Contains(t, b.tables(t), "account_exports")
+		require.NoError(t, b.m.Goto(ctx, 3), "going to the current version is a no-op")
+		b.requireVersion(t, 3)
 	})
 
 	t.Run("OnEmptyDatabase", func(t *testing.T) {
@@ -255,11 +256,11 @@ func TestGoto(t *testing.T) {
 	t.Run("UnknownVersion", func(t *testing.T) {
 		t.Parallel()
 		b := setupUp(t)
-		for _, v := range []uint{0, 3, 99} {
+		for _, v := range []uint{0, 4, 99} {
 			err := b.m.Goto(ctx, v)
 			require.ErrorContains(t, err, "no migration has that version")
 		}
-		b.requireVersion(t, 2)
+		b.requireVersion(t, 3)
 		require.Contains(t, b.tables(t), "accounts")
 	})
 }
@@ -285,9 +286,9 @@ func TestForce(t *testing.T) {
 		t.Parallel()
 		b := setupUp(t)
 		require.EqualError(t, b.m.Force(ctx, -2), "force: version must be -1 (none) or a migration's version, got -2")
-		require.EqualError(t, b.m.Force(ctx, 3), "force 3: no migration has that version")
+		require.EqualError(t, b.m.Force(ctx, 4), "force 4: no migration has that version")
 		require.EqualError(t, b.m.Force(ctx, 0), "force 0: no migration has that version")
-		b.requireVersion(t, 2)
+		b.requireVersion(t, 3)
 	})
 }
 
@@ -300,14 +301,14 @@ func TestDirty(t *testing.T) {
 
 	v, dirty, err := b.m.Version(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 2, v)
+	require.Equal(t, 3, v)
 	require.True(t, dirty)
 
 	_, err = b.m.Up(ctx)
 	var de *schema.ErrDirty
 	require.ErrorAs(t, err, &de)
-	require.Equal(t, 2, de.Version)
-	require.ErrorContains(t, err, "the database is marked dirty at version 2")
+	require.Equal(t, 3, de.Version)
+	require.ErrorContains(t, err, "the database is marked dirty at version 3")
 	require.ErrorContains(t, err, "`migrator force <version>`", "the message tells the way out")
 	require.ErrorContains(t, err, "`migrator up`")
 
@@ -315,8 +316,8 @@ func TestDirty(t *testing.T) {
 	require.ErrorAs(t, b.m.Goto(ctx, 1), &de)
 	require.Contains(t, b.tables(t), "accounts", "nothing ran on a dirty database")
 
-	require.NoError(t, b.m.Force(ctx, 2))
-	b.requireVersion(t, 2)
+	require.NoError(t, b.m.Force(ctx, 3))
+	b.requireVersion(t, 3)
 	res, err := b.m.Up(ctx)
 	require.NoError(t, err)
 	require.False(t, res.Changed())

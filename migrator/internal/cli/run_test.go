@@ -97,12 +97,12 @@ func TestRunUp(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Empty(t, r.stderr)
 	require.Contains(t, r.stdout, "river schema: applied versions [1 2 ")
-	require.Contains(t, r.stdout, "app schema: version none → 2\n")
-	require.Regexp(t, `(?m)^schema migrated to version 2 \([0-9.]+m?s\)$`, r.stdout)
+	require.Contains(t, r.stdout, "app schema: version none → 3\n")
+	require.Regexp(t, `(?m)^schema migrated to version 3 \([0-9.]+m?s\)$`, r.stdout)
 
 	r = run(t, nil, "up", "--database-url", b.db.MigratorURL)
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Regexp(t, `^schema is up to date at version 2 \([0-9.]+m?s\)\n$`, r.stdout, "nothing else to say the second time")
+	require.Regexp(t, `^schema is up to date at version 3 \([0-9.]+m?s\)\n$`, r.stdout, "nothing else to say the second time")
 
 	// The server role can use what up created.
 	ctx := context.Background()
@@ -121,7 +121,7 @@ func TestRunVersion(t *testing.T) {
 		b := setup(t)
 		r := run(t, nil, "version", "--database-url", b.db.MigratorURL)
 		require.Equal(t, 0, r.code, r.stderr)
-		require.Equal(t, "version none (clean), latest available 2\n", r.stdout)
+		require.Equal(t, "version none (clean), latest available 3\n", r.stdout)
 		require.Empty(t, b.state(t), "version changes nothing")
 	})
 
@@ -130,7 +130,7 @@ func TestRunVersion(t *testing.T) {
 		b := setupUp(t)
 		r := run(t, nil, "version", "--database-url", b.db.MigratorURL)
 		require.Equal(t, 0, r.code, r.stderr)
-		require.Equal(t, "version 2 (clean), latest available 2\n", r.stdout)
+		require.Equal(t, "version 3 (clean), latest available 3\n", r.stdout)
 		require.Empty(t, r.stderr)
 	})
 
@@ -146,17 +146,17 @@ func TestRunVersion(t *testing.T) {
 
 		r := run(t, nil, "version", "--database-url", b.db.MigratorURL)
 		require.Equal(t, 0, r.code, r.stderr)
-		require.Equal(t, "version 2 (dirty), latest available 2\n", r.stdout)
+		require.Equal(t, "version 3 (dirty), latest available 3\n", r.stdout)
 
 		before := b.state(t)
-		requireFailed(t, run(t, nil, "up", "--database-url", b.db.MigratorURL), "the database is marked dirty at version 2")
+		requireFailed(t, run(t, nil, "up", "--database-url", b.db.MigratorURL), "the database is marked dirty at version 3")
 		require.Equal(t, before, b.state(t))
 
-		r = run(t, nil, "force", "2", "--database-url", b.db.MigratorURL)
+		r = run(t, nil, "force", "3", "--database-url", b.db.MigratorURL)
 		require.Equal(t, 0, r.code, r.stderr)
-		require.Equal(t, "app schema: version recorded as 2\n", r.stdout)
+		require.Equal(t, "app schema: version recorded as 3\n", r.stdout)
 		r = run(t, nil, "version", "--database-url", b.db.MigratorURL)
-		require.Equal(t, "version 2 (clean), latest available 2\n", r.stdout)
+		require.Equal(t, "version 3 (clean), latest available 3\n", r.stdout)
 	})
 }
 
@@ -173,21 +173,21 @@ func TestRunDownGotoForce(t *testing.T) {
 
 	r := run(t, nil, "down", "1", "--database-url", u)
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Equal(t, "app schema: version 2 → 1\n", r.stdout)
-	require.Equal(t, "version 1 (clean), latest available 2", version())
+	require.Equal(t, "app schema: version 3 → 2\n", r.stdout)
+	require.Equal(t, "version 2 (clean), latest available 3", version())
 
-	r = run(t, nil, "goto", "2", "--database-url", u)
+	r = run(t, nil, "goto", "3", "--database-url", u)
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Equal(t, "app schema: version 1 → 2\n", r.stdout)
-	require.Equal(t, "version 2 (clean), latest available 2", version())
+	require.Equal(t, "app schema: version 2 → 3\n", r.stdout)
+	require.Equal(t, "version 3 (clean), latest available 3", version())
 
 	migrated := b.state(t)
 	r = run(t, nil, "force", "-1", "--database-url", u)
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, "app schema: version recorded as none\n", r.stdout)
-	require.Equal(t, "version none (clean), latest available 2", version())
+	require.Equal(t, "version none (clean), latest available 3", version())
 
-	r = run(t, nil, "--database-url", u, "force", "2")
+	r = run(t, nil, "--database-url", u, "force", "3")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, migrated, b.state(t), "force runs nothing: the schema is as it was")
 }
