@@ -62,22 +62,33 @@ func (l logger) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 }
 
 func (l logger) write(ctx context.Context, method string, start time.Time, err error, cl *callLog) {
-	st := status.Convert(err)
-	attrs := []slog.Attr{
-		slog.String("method", method),
-		slog.String("code", st.Code().String()),
-		slog.Duration("duration", time.Since(start)),
+	code := codes.OK
+	var st *status.Status
+	if err != nil {
+		st = status.Convert(err)
+		code = st.Code()
 	}
+	level := levelFor(code, cl.panicked())
+	// Every RPC passes here: skip building a line nobody keeps.
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	// A fixed array keeps the common line's attributes off the heap.
+	var buf [8]slog.Attr
+	attrs := append(buf[:0],
+		slog.String("method", method),
+		slog.String("code", code.String()),
+		slog.Duration("duration", time.Since(start)),
+	)
 	if p, ok := peer.FromContext(ctx); ok {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
 		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
 			attrs = append(attrs, slog.String("peer_cn", ti.State.PeerCertificates[0].Subject.CommonName))
 		}
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if ff := md.Get("x-forwarded-for"); len(ff) > 0 {
-			attrs = append(attrs, slog.String("forwarded_for", ff[0]))
-		}
+	// ValueFromIncomingContext reads one key without copying the metadata.
+	if ff := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(ff) > 0 {
+		attrs = append(attrs, slog.String("forwarded_for", ff[0]))
 	}
 	if err != nil {
 		// error is what the client got; cause, when it says more, is the
@@ -90,9 +101,14 @@ func (l logger) write(ctx context.Context, method string, start time.Time, err e
 	}
 	cl.mu.Lock()
 	attrs = append(attrs, cl.attrs...)
-	panicked := cl.panic
 	cl.mu.Unlock()
-	l.log.LogAttrs(ctx, levelFor(st.Code(), panicked), "rpc", attrs...)
+	l.log.LogAttrs(ctx, level, "rpc", attrs...)
+}
+
+func (cl *callLog) panicked() bool {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.panic
 }
 
 // levelFor logs server faults as errors, conditions worth a look as
