@@ -13,6 +13,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/protogen"
 	"github.com/groundwork-dev/groundwork/internal/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/toolbuild"
+	"github.com/groundwork-dev/groundwork/internal/tsapi"
 	"github.com/groundwork-dev/groundwork/internal/workspace"
 )
 
@@ -75,11 +76,16 @@ func (c Checks) Test(ctx context.Context, fresh bool) error {
 	return c.runner().Each(ctx, args...)
 }
 
-// Generate runs every generator: buf for the protos, then go generate in
-// each module (messengers).
+// Generate runs every generator: buf for the protos, tsapi for the
+// webapp's API types (from buf's OpenAPI output), then go generate in each
+// module (messengers).
 func (c Checks) Generate(ctx context.Context) error {
 	fmt.Fprintln(c.Out, "==> buf generate")
 	if err := protogen.Generate(ctx, c.Root, c.Out); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Out, "==> tsapi (webapp API types from the OpenAPI document)")
+	if _, err := tsapi.WriteFile(c.Root); err != nil {
 		return err
 	}
 	return c.runner().Each(ctx, "generate", "./...")
