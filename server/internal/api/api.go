@@ -18,6 +18,7 @@ import (
 
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
 	"github.com/groundwork-dev/groundwork/server/internal/account"
+	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/grpcerr"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/messenger"
@@ -121,6 +122,67 @@ func (a *Accounts) DeleteAccount(ctx context.Context, req *groundworkv1.DeleteAc
 		return nil, grpcerr.From(fmt.Errorf("DeleteAccount: %w", err))
 	}
 	return &groundworkv1.DeleteAccountResponse{}, nil
+}
+
+// CreateAccountExport asks for an export of one of the caller's accounts;
+// the export job writes it in the background.
+func (a *Accounts) CreateAccountExport(ctx context.Context, req *groundworkv1.CreateAccountExportRequest) (*groundworkv1.CreateAccountExportResponse, error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := a.send.SendCreateAccountExport(ctx, export.Create{Owner: owner, AccountID: req.GetAccountId()})
+	if err != nil {
+		return nil, grpcerr.From(fmt.Errorf("CreateAccountExport: %w", err))
+	}
+	return &groundworkv1.CreateAccountExportResponse{Export: exportToProto(e)}, nil
+}
+
+// GetAccountExport reports the state of one export of the caller's account.
+func (a *Accounts) GetAccountExport(ctx context.Context, req *groundworkv1.GetAccountExportRequest) (*groundworkv1.GetAccountExportResponse, error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := a.send.SendGetAccountExport(ctx, export.Get{Owner: owner, AccountID: req.GetAccountId(), ID: req.GetId()})
+	if err != nil {
+		return nil, grpcerr.From(fmt.Errorf("GetAccountExport: %w", err))
+	}
+	return &groundworkv1.GetAccountExportResponse{Export: exportToProto(e)}, nil
+}
+
+// DownloadAccountExport returns the document of a succeeded export.
+func (a *Accounts) DownloadAccountExport(ctx context.Context, req *groundworkv1.DownloadAccountExportRequest) (*groundworkv1.DownloadAccountExportResponse, error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.send.SendDownloadAccountExport(ctx, export.Download{Owner: owner, AccountID: req.GetAccountId(), ID: req.GetId()})
+	if err != nil {
+		return nil, grpcerr.From(fmt.Errorf("DownloadAccountExport: %w", err))
+	}
+	return &groundworkv1.DownloadAccountExportResponse{Filename: c.Filename, ContentType: c.ContentType, Content: c.Data}, nil
+}
+
+var exportStates = map[export.State]groundworkv1.AccountExport_State{
+	export.StatePending:   groundworkv1.AccountExport_STATE_PENDING,
+	export.StateRunning:   groundworkv1.AccountExport_STATE_RUNNING,
+	export.StateSucceeded: groundworkv1.AccountExport_STATE_SUCCEEDED,
+	export.StateFailed:    groundworkv1.AccountExport_STATE_FAILED,
+}
+
+func exportToProto(e export.Export) *groundworkv1.AccountExport {
+	p := &groundworkv1.AccountExport{
+		Id:         e.ID,
+		AccountId:  e.AccountID,
+		State:      exportStates[e.State], // a state the table's CHECK does not allow maps to UNSPECIFIED
+		CreateTime: timestamppb.New(e.CreateTime),
+		Error:      e.Error,
+	}
+	if !e.CompleteTime.IsZero() {
+		p.CompleteTime = timestamppb.New(e.CompleteTime)
+	}
+	return p
 }
 
 func accountToProto(acc account.Account) *groundworkv1.Account {

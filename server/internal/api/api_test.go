@@ -48,7 +48,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	db := pgtest.New(t)
 	userStore := store.NewUsers(db.Pool)
-	m := messenger.New(&policy.Validator{}, &policy.Authorizer{}, store.NewAccounts(db.Pool), userStore)
+	m := messenger.New(&policy.Validator{}, &policy.Authorizer{}, store.NewAccounts(db.Pool), userStore, store.NewExports(db.Pool))
 	b := &testBundle{
 		db:       db,
 		accounts: api.NewAccounts(m),
@@ -379,7 +379,7 @@ func TestDatabaseFailureIsInternalAndSaysNothing(t *testing.T) {
 	pool := b.db.Pool
 	broken := pgtest.New(t).Pool
 	broken.Close()
-	m := messenger.New(&policy.Validator{}, &policy.Authorizer{}, store.NewAccounts(broken), store.NewUsers(pool))
+	m := messenger.New(&policy.Validator{}, &policy.Authorizer{}, store.NewAccounts(broken), store.NewUsers(pool), store.NewExports(broken))
 	accounts := api.NewAccounts(m)
 
 	_, err := accounts.CreateAccount(as(b.alice), &groundworkv1.CreateAccountRequest{Name: "Acme"})

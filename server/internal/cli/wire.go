@@ -55,7 +55,8 @@ type BuildFunc func(ctx context.Context, d Deps) (API, error)
 func BuildAPI(_ context.Context, d Deps) (API, error) {
 	users := store.NewUsers(d.Pool)
 	accounts := store.NewAccounts(d.Pool)
-	m := messenger.New(&policy.Validator{}, &policy.Authorizer{}, accounts, users)
+	exports := store.NewExports(d.Pool)
+	m := messenger.New(&policy.Validator{}, &policy.Authorizer{}, accounts, users, exports)
 
 	verifier, err := auth.NewVerifier(d.Config.KratosPublicURL,
 		auth.WithCacheTTL(d.Config.SessionCacheTTL),

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/groundwork-dev/groundwork/server/internal/account"
+	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/invalid"
 	"github.com/groundwork-dev/groundwork/server/internal/policy"
@@ -49,6 +50,7 @@ const (
 	msgAccountNotFound  = "account not found"
 	msgAccountExists    = "an account with this name already exists"
 	msgUserNotFound     = "user not found"
+	msgExportNotFound   = "account export not found"
 	msgCanceled         = "request canceled"
 	msgDeadline         = "deadline exceeded"
 	msgInternal         = "internal error"
@@ -63,6 +65,8 @@ const (
 //	account.ErrNotFound        NOT_FOUND
 //	account.ErrAlreadyExists   ALREADY_EXISTS
 //	user.ErrNotFound           NOT_FOUND
+//	export.ErrNotFound         NOT_FOUND
+//	*export.NotReadyError      FAILED_PRECONDITION "the export is pending; ..." (its message)
 //	context.Canceled           CANCELED
 //	context.DeadlineExceeded   DEADLINE_EXCEEDED
 //	anything else              INTERNAL          "internal error"
@@ -76,7 +80,10 @@ func From(err error) error {
 }
 
 func statusOf(err error) *status.Status {
-	var bad *invalid.Error
+	var (
+		bad      *invalid.Error
+		notReady *export.NotReadyError
+	)
 	switch {
 	case errors.As(err, &bad):
 		return invalidArgument(bad)
@@ -90,6 +97,10 @@ func statusOf(err error) *status.Status {
 		return status.New(codes.AlreadyExists, msgAccountExists)
 	case errors.Is(err, user.ErrNotFound):
 		return status.New(codes.NotFound, msgUserNotFound)
+	case errors.Is(err, export.ErrNotFound):
+		return status.New(codes.NotFound, msgExportNotFound)
+	case errors.As(err, &notReady):
+		return status.New(codes.FailedPrecondition, notReady.Error())
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, msgCanceled)
 	case errors.Is(err, context.DeadlineExceeded):

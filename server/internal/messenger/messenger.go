@@ -8,6 +8,7 @@ import (
 	"context"
 
 	account "github.com/groundwork-dev/groundwork/server/internal/account"
+	export "github.com/groundwork-dev/groundwork/server/internal/export"
 	user "github.com/groundwork-dev/groundwork/server/internal/user"
 )
 
@@ -18,11 +19,12 @@ type Messenger struct {
 	authorize    AuthorizeHandler
 	accountStore AccountStoreHandler
 	userStore    UserStoreHandler
+	exportStore  ExportStoreHandler
 }
 
 // New returns a Messenger that delivers messages to the given receivers.
 // It panics if one is nil: the wiring is wrong.
-func New(validate ValidateHandler, authorize AuthorizeHandler, accountStore AccountStoreHandler, userStore UserStoreHandler) *Messenger {
+func New(validate ValidateHandler, authorize AuthorizeHandler, accountStore AccountStoreHandler, userStore UserStoreHandler, exportStore ExportStoreHandler) *Messenger {
 	if validate == nil {
 		panic("messenger.New: nil ValidateHandler")
 	}
@@ -35,11 +37,15 @@ func New(validate ValidateHandler, authorize AuthorizeHandler, accountStore Acco
 	if userStore == nil {
 		panic("messenger.New: nil UserStoreHandler")
 	}
+	if exportStore == nil {
+		panic("messenger.New: nil ExportStoreHandler")
+	}
 	return &Messenger{
 		validate:     validate,
 		authorize:    authorize,
 		accountStore: accountStore,
 		userStore:    userStore,
+		exportStore:  exportStore,
 	}
 }
 
@@ -60,6 +66,12 @@ type AccountAPISender interface {
 	SendUpdateAccount(ctx context.Context, msg account.Update) (account.Account, error)
 	// SendDeleteAccount sends msg through Validate → Authorize → AccountStore.
 	SendDeleteAccount(ctx context.Context, msg account.Delete) (account.Account, error)
+	// SendCreateAccountExport sends msg through Validate → Authorize → ExportStore.
+	SendCreateAccountExport(ctx context.Context, msg export.Create) (export.Export, error)
+	// SendGetAccountExport sends msg through Validate → Authorize → ExportStore.
+	SendGetAccountExport(ctx context.Context, msg export.Get) (export.Export, error)
+	// SendDownloadAccountExport sends msg through Validate → Authorize → ExportStore.
+	SendDownloadAccountExport(ctx context.Context, msg export.Download) (export.Content, error)
 }
 
 // UserAPISender lists the messages UserAPI (*api.Users) may send.
@@ -85,6 +97,15 @@ type ValidateHandler interface {
 	// HandleDeleteAccount is middleware for DeleteAccount from AccountAPI: return
 	// next.Send(ctx, msg) to forward it to Authorize, or an error to stop it.
 	HandleDeleteAccount(ctx context.Context, msg account.Delete, next NextDeleteAccount) (account.Account, error)
+	// HandleCreateAccountExport is middleware for CreateAccountExport from AccountAPI: return
+	// next.Send(ctx, msg) to forward it to Authorize, or an error to stop it.
+	HandleCreateAccountExport(ctx context.Context, msg export.Create, next NextCreateAccountExport) (export.Export, error)
+	// HandleGetAccountExport is middleware for GetAccountExport from AccountAPI: return
+	// next.Send(ctx, msg) to forward it to Authorize, or an error to stop it.
+	HandleGetAccountExport(ctx context.Context, msg export.Get, next NextGetAccountExport) (export.Export, error)
+	// HandleDownloadAccountExport is middleware for DownloadAccountExport from AccountAPI: return
+	// next.Send(ctx, msg) to forward it to Authorize, or an error to stop it.
+	HandleDownloadAccountExport(ctx context.Context, msg export.Download, next NextDownloadAccountExport) (export.Content, error)
 }
 
 // AuthorizeHandler is implemented by Authorize (*policy.Authorizer).
@@ -104,6 +125,15 @@ type AuthorizeHandler interface {
 	// HandleDeleteAccount is middleware for DeleteAccount from AccountAPI: return
 	// next.Send(ctx, msg) to forward it to AccountStore, or an error to stop it.
 	HandleDeleteAccount(ctx context.Context, msg account.Delete, next NextDeleteAccount) (account.Account, error)
+	// HandleCreateAccountExport is middleware for CreateAccountExport from AccountAPI: return
+	// next.Send(ctx, msg) to forward it to ExportStore, or an error to stop it.
+	HandleCreateAccountExport(ctx context.Context, msg export.Create, next NextCreateAccountExport) (export.Export, error)
+	// HandleGetAccountExport is middleware for GetAccountExport from AccountAPI: return
+	// next.Send(ctx, msg) to forward it to ExportStore, or an error to stop it.
+	HandleGetAccountExport(ctx context.Context, msg export.Get, next NextGetAccountExport) (export.Export, error)
+	// HandleDownloadAccountExport is middleware for DownloadAccountExport from AccountAPI: return
+	// next.Send(ctx, msg) to forward it to ExportStore, or an error to stop it.
+	HandleDownloadAccountExport(ctx context.Context, msg export.Download, next NextDownloadAccountExport) (export.Content, error)
 	// HandleGetUser is middleware for GetUser from UserAPI: return
 	// next.Send(ctx, msg) to forward it to UserStore, or an error to stop it.
 	HandleGetUser(ctx context.Context, msg user.Get, next NextGetUser) (user.User, error)
@@ -127,6 +157,16 @@ type AccountStoreHandler interface {
 type UserStoreHandler interface {
 	// HandleGetUser handles GetUser from UserAPI and returns its response.
 	HandleGetUser(ctx context.Context, msg user.Get) (user.User, error)
+}
+
+// ExportStoreHandler is implemented by ExportStore (*store.Exports).
+type ExportStoreHandler interface {
+	// HandleCreateAccountExport handles CreateAccountExport from AccountAPI and returns its response.
+	HandleCreateAccountExport(ctx context.Context, msg export.Create) (export.Export, error)
+	// HandleGetAccountExport handles GetAccountExport from AccountAPI and returns its response.
+	HandleGetAccountExport(ctx context.Context, msg export.Get) (export.Export, error)
+	// HandleDownloadAccountExport handles DownloadAccountExport from AccountAPI and returns its response.
+	HandleDownloadAccountExport(ctx context.Context, msg export.Download) (export.Content, error)
 }
 
 // NextCreateAccount forwards CreateAccount to the next receiver of its chain. It is an
@@ -257,6 +297,84 @@ type nextDeleteAccountToAccountStore struct{ m *Messenger }
 
 func (n nextDeleteAccountToAccountStore) Send(ctx context.Context, msg account.Delete) (account.Account, error) {
 	return n.m.accountStore.HandleDeleteAccount(ctx, msg)
+}
+
+// NextCreateAccountExport forwards CreateAccountExport to the next receiver of its chain. It is an
+// alias of an interface literal, so a middleware written against it fits
+// every messenger that routes CreateAccountExport, whatever its package.
+type NextCreateAccountExport = interface {
+	Send(ctx context.Context, msg export.Create) (export.Export, error)
+}
+
+// SendCreateAccountExport sends msg through Validate → Authorize → ExportStore.
+func (m *Messenger) SendCreateAccountExport(ctx context.Context, msg export.Create) (export.Export, error) {
+	return m.validate.HandleCreateAccountExport(ctx, msg, nextCreateAccountExportToAuthorize{m})
+}
+
+// nextCreateAccountExportToAuthorize forwards CreateAccountExport from Validate to Authorize.
+type nextCreateAccountExportToAuthorize struct{ m *Messenger }
+
+func (n nextCreateAccountExportToAuthorize) Send(ctx context.Context, msg export.Create) (export.Export, error) {
+	return n.m.authorize.HandleCreateAccountExport(ctx, msg, nextCreateAccountExportToExportStore{n.m})
+}
+
+// nextCreateAccountExportToExportStore forwards CreateAccountExport from Authorize to ExportStore.
+type nextCreateAccountExportToExportStore struct{ m *Messenger }
+
+func (n nextCreateAccountExportToExportStore) Send(ctx context.Context, msg export.Create) (export.Export, error) {
+	return n.m.exportStore.HandleCreateAccountExport(ctx, msg)
+}
+
+// NextGetAccountExport forwards GetAccountExport to the next receiver of its chain. It is an
+// alias of an interface literal, so a middleware written against it fits
+// every messenger that routes GetAccountExport, whatever its package.
+type NextGetAccountExport = interface {
+	Send(ctx context.Context, msg export.Get) (export.Export, error)
+}
+
+// SendGetAccountExport sends msg through Validate → Authorize → ExportStore.
+func (m *Messenger) SendGetAccountExport(ctx context.Context, msg export.Get) (export.Export, error) {
+	return m.validate.HandleGetAccountExport(ctx, msg, nextGetAccountExportToAuthorize{m})
+}
+
+// nextGetAccountExportToAuthorize forwards GetAccountExport from Validate to Authorize.
+type nextGetAccountExportToAuthorize struct{ m *Messenger }
+
+func (n nextGetAccountExportToAuthorize) Send(ctx context.Context, msg export.Get) (export.Export, error) {
+	return n.m.authorize.HandleGetAccountExport(ctx, msg, nextGetAccountExportToExportStore{n.m})
+}
+
+// nextGetAccountExportToExportStore forwards GetAccountExport from Authorize to ExportStore.
+type nextGetAccountExportToExportStore struct{ m *Messenger }
+
+func (n nextGetAccountExportToExportStore) Send(ctx context.Context, msg export.Get) (export.Export, error) {
+	return n.m.exportStore.HandleGetAccountExport(ctx, msg)
+}
+
+// NextDownloadAccountExport forwards DownloadAccountExport to the next receiver of its chain. It is an
+// alias of an interface literal, so a middleware written against it fits
+// every messenger that routes DownloadAccountExport, whatever its package.
+type NextDownloadAccountExport = interface {
+	Send(ctx context.Context, msg export.Download) (export.Content, error)
+}
+
+// SendDownloadAccountExport sends msg through Validate → Authorize → ExportStore.
+func (m *Messenger) SendDownloadAccountExport(ctx context.Context, msg export.Download) (export.Content, error) {
+	return m.validate.HandleDownloadAccountExport(ctx, msg, nextDownloadAccountExportToAuthorize{m})
+}
+
+// nextDownloadAccountExportToAuthorize forwards DownloadAccountExport from Validate to Authorize.
+type nextDownloadAccountExportToAuthorize struct{ m *Messenger }
+
+func (n nextDownloadAccountExportToAuthorize) Send(ctx context.Context, msg export.Download) (export.Content, error) {
+	return n.m.authorize.HandleDownloadAccountExport(ctx, msg, nextDownloadAccountExportToExportStore{n.m})
+}
+
+// nextDownloadAccountExportToExportStore forwards DownloadAccountExport from Authorize to ExportStore.
+type nextDownloadAccountExportToExportStore struct{ m *Messenger }
+
+func (n nextDownloadAccountExportToExportStore) Send(ctx context.Context, msg export.Download) (export.Content, error) {
+	return n.m.exportStore.HandleDownloadAccountExport(ctx, msg)
 }
 
 // NextGetUser forwards GetUser to the next receiver of its chain. It is an

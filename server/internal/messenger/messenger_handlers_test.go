@@ -15,4 +15,5 @@ var (
 	_ messenger.AuthorizeHandler    = *new(*policy.Authorizer)
 	_ messenger.AccountStoreHandler = *new(*store.Accounts)
 	_ messenger.UserStoreHandler    = *new(*store.Users)
+	_ messenger.ExportStoreHandler  = *new(*store.Exports)
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/groundwork-dev/groundwork/server/internal/account"
+	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/messenger"
 	"github.com/groundwork-dev/groundwork/server/internal/user"
 )
@@ -59,6 +60,30 @@ func (*Authorizer) HandleDeleteAccount(ctx context.Context, msg account.Delete, 
 func (*Authorizer) HandleGetUser(ctx context.Context, msg user.Get, next messenger.NextGetUser) (user.User, error) {
 	if err := actFor(ctx, msg.ID); err != nil {
 		return user.User{}, err
+	}
+	return next.Send(ctx, msg)
+}
+
+// HandleCreateAccountExport authorizes an export.Create.
+func (*Authorizer) HandleCreateAccountExport(ctx context.Context, msg export.Create, next messenger.NextCreateAccountExport) (export.Export, error) {
+	if err := actFor(ctx, msg.Owner); err != nil {
+		return export.Export{}, err
+	}
+	return next.Send(ctx, msg)
+}
+
+// HandleGetAccountExport authorizes an export.Get.
+func (*Authorizer) HandleGetAccountExport(ctx context.Context, msg export.Get, next messenger.NextGetAccountExport) (export.Export, error) {
+	if err := actFor(ctx, msg.Owner); err != nil {
+		return export.Export{}, err
+	}
+	return next.Send(ctx, msg)
+}
+
+// HandleDownloadAccountExport authorizes an export.Download.
+func (*Authorizer) HandleDownloadAccountExport(ctx context.Context, msg export.Download, next messenger.NextDownloadAccountExport) (export.Content, error) {
+	if err := actFor(ctx, msg.Owner); err != nil {
+		return export.Content{}, err
 	}
 	return next.Send(ctx, msg)
 }

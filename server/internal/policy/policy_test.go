@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/server/internal/account"
+	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/invalid"
 	"github.com/groundwork-dev/groundwork/server/internal/messenger/testaccount"
@@ -20,6 +21,7 @@ const (
 	alice = "6f1f4a0e-8a4b-4c1e-9d3a-0b7c2e5f9a11"
 	bob   = "0d9e8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b"
 	accID = "9b2d6a8e-3f1c-4f7a-9f5e-2a6c1d8b7e40"
+	expID = "3c0b9a8d-7e6f-4a5b-8c9d-0e1f2a3b4c5d"
 )
 
 // fakeStore records the messages that reach the end of the chain.
@@ -50,6 +52,21 @@ func (f *fakeStore) HandleDeleteAccount(_ context.Context, msg account.Delete) (
 	return account.Account{ID: msg.ID, OwnerID: msg.Owner}, nil
 }
 
+func (f *fakeStore) HandleCreateAccountExport(_ context.Context, msg export.Create) (export.Export, error) {
+	f.got = append(f.got, msg)
+	return export.Export{ID: expID, AccountID: msg.AccountID, OwnerID: msg.Owner, State: export.StatePending}, nil
+}
+
+func (f *fakeStore) HandleGetAccountExport(_ context.Context, msg export.Get) (export.Export, error) {
+	f.got = append(f.got, msg)
+	return export.Export{ID: msg.ID, AccountID: msg.AccountID, OwnerID: msg.Owner}, nil
+}
+
+func (f *fakeStore) HandleDownloadAccountExport(_ context.Context, msg export.Download) (export.Content, error) {
+	f.got = append(f.got, msg)
+	return export.Content{Filename: export.Filename(msg.AccountID)}, nil
+}
+
 type testBundle struct {
 	store *fakeStore
 	send  *testaccount.Messenger
@@ -58,7 +75,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	s := &fakeStore{}
-	return &testBundle{store: s, send: testaccount.New(&policy.Validator{}, &policy.Authorizer{}, s)}
+	return &testBundle{store: s, send: testaccount.New(&policy.Validator{}, &policy.Authorizer{}, s, s)}
 }
 
 func as(id string) context.Context {
@@ -142,6 +159,18 @@ func TestEveryAccountMessageIsGuarded(t *testing.T) {
 		},
 		"DeleteAccount": func(ctx context.Context, m *testaccount.Messenger, owner string, valid bool) error {
 			_, err := m.SendDeleteAccount(ctx, account.Delete{Owner: owner, ID: pick(valid, accID, "")})
+			return err
+		},
+		"CreateAccountExport": func(ctx context.Context, m *testaccount.Messenger, owner string, valid bool) error {
+			_, err := m.SendCreateAccountExport(ctx, export.Create{Owner: owner, AccountID: pick(valid, accID, "")})
+			return err
+		},
+		"GetAccountExport": func(ctx context.Context, m *testaccount.Messenger, owner string, valid bool) error {
+			_, err := m.SendGetAccountExport(ctx, export.Get{Owner: owner, AccountID: accID, ID: pick(valid, expID, "nope")})
+			return err
+		},
+		"DownloadAccountExport": func(ctx context.Context, m *testaccount.Messenger, owner string, valid bool) error {
+			_, err := m.SendDownloadAccountExport(ctx, export.Download{Owner: owner, AccountID: pick(valid, accID, accID+"x"), ID: expID})
 			return err
 		},
 	} {

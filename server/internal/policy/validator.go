@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/groundwork-dev/groundwork/server/internal/account"
+	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/messenger"
 )
 
@@ -48,6 +49,30 @@ func (*Validator) HandleUpdateAccount(ctx context.Context, msg account.Update, n
 func (*Validator) HandleDeleteAccount(ctx context.Context, msg account.Delete, next messenger.NextDeleteAccount) (account.Account, error) {
 	if err := msg.Validate(); err != nil {
 		return account.Account{}, fmt.Errorf("validate delete account: %w", err)
+	}
+	return next.Send(ctx, msg)
+}
+
+// HandleCreateAccountExport validates an export.Create.
+func (*Validator) HandleCreateAccountExport(ctx context.Context, msg export.Create, next messenger.NextCreateAccountExport) (export.Export, error) {
+	if err := msg.Validate(); err != nil {
+		return export.Export{}, fmt.Errorf("validate create account export: %w", err)
+	}
+	return next.Send(ctx, msg)
+}
+
+// HandleGetAccountExport validates an export.Get.
+func (*Validator) HandleGetAccountExport(ctx context.Context, msg export.Get, next messenger.NextGetAccountExport) (export.Export, error) {
+	if err := msg.Validate(); err != nil {
+		return export.Export{}, fmt.Errorf("validate get account export: %w", err)
+	}
+	return next.Send(ctx, msg)
+}
+
+// HandleDownloadAccountExport validates an export.Download.
+func (*Validator) HandleDownloadAccountExport(ctx context.Context, msg export.Download, next messenger.NextDownloadAccountExport) (export.Content, error) {
+	if err := msg.Validate(); err != nil {
+		return export.Content{}, fmt.Errorf("validate download account export: %w", err)
 	}
 	return next.Send(ctx, msg)
 }

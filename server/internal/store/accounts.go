@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -161,6 +162,35 @@ func (s *Accounts) HandleDeleteAccount(ctx context.Context, msg account.Delete) 
 		return account.Account{}, fmt.Errorf("delete account %s of %s: %w", msg.ID, msg.Owner, err)
 	}
 	return acc, nil
+}
+
+// DeletedAt returns when the account was soft-deleted, and false if it is
+// live. Call it with the transaction of the AfterDelete hook to learn the
+// deletion time the purge job must match. It fails with account.ErrNotFound
+// when there is no such row.
+func (s *Accounts) DeletedAt(ctx context.Context, id string) (time.Time, bool, error) {
+	var at *time.Time
+	if err := s.db.QueryRow(ctx, `SELECT deleted_at FROM accounts WHERE id = $1`, id).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("read deletion time of account %s: %w", id, notFound(err))
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return *at, true, nil
+}
+
+// Purge hard-deletes the account if it is still soft-deleted by the
+// deletion at deletedAt or an earlier one (deleted_at <= deletedAt): an
+// account that was restored, or deleted again later (whose own purge is
+// scheduled later), stays. Its exports go with it (ON DELETE CASCADE).
+// purged is false when nothing was deleted, which makes a repeated purge a
+// no-op.
+func (s *Accounts) Purge(ctx context.Context, id string, deletedAt time.Time) (purged bool, err error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM accounts WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at <= $2`, id, deletedAt)
+	if err != nil {
+		return false, fmt.Errorf("purge account %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // notFound translates "no row" into account.ErrNotFound.

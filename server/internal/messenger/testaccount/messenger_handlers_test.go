@@ -14,4 +14,5 @@ var (
 	_ testaccount.ValidateHandler     = *new(*policy.Validator)
 	_ testaccount.AuthorizeHandler    = *new(*policy.Authorizer)
 	_ testaccount.AccountStoreHandler = *new(*store.Accounts)
+	_ testaccount.ExportStoreHandler  = *new(*store.Exports)
 )
