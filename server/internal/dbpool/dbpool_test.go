@@ -3,12 +3,9 @@ package dbpool_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +17,7 @@ import (
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/migrator/pki"
 	"github.com/groundwork-dev/groundwork/server/internal/dbpool"
+	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/ops"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
@@ -154,113 +152,25 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	db := pgtest.New(t)
 	u, err := url.Parse(db.URL)
 	require.NoError(t, err)
-	p := startProxy(t, u.Host)
-	u.Host = p.addr
+	p := faultproxy.Start(t, u.Host)
+	u.Host = p.Addr()
 
 	pool := open(t, u.String(), dbpool.Options{Configure: func(c *pgxpool.Config) { c.MaxConns = 1 }})
 	readiness := ops.NewReadiness(0, ops.Check("database", func(ctx context.Context) error { return dbpool.Ping(ctx, pool) }))
 	readiness.SetServing(true)
 	require.NoError(t, readiness.Evaluate(t.Context()).Err())
 
-	p.down()
+	p.Down()
 	// The open connection is cut: the first check fails on it (and the
 	// pool drops it), the next cannot connect at all.
 	require.False(t, readiness.Evaluate(t.Context()).Ready())
 	rep := readiness.Evaluate(t.Context())
 	require.False(t, rep.Ready())
 	require.ErrorIs(t, rep.Err(), dbconn.ErrUnreachable)
-	require.ErrorContains(t, rep.Err(), "database: PostgreSQL unreachable: nothing listens on "+p.addr)
+	require.ErrorContains(t, rep.Err(), "database: PostgreSQL unreachable: nothing listens on "+p.Addr())
 
-	p.up(t)
+	p.Up(t)
 	require.NoError(t, readiness.Evaluate(t.Context()).Err(), "ready again, same pool")
-}
-
-// proxy forwards TCP connections to target until taken down.
-type proxy struct {
-	target, addr string
-
-	mu    sync.Mutex
-	lis   net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	p := &proxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
-	p.up(t)
-	t.Cleanup(p.down)
-	return p
-}
-
-// up listens on the proxy's address (the same one after a down).
-func (p *proxy) up(t *testing.T) {
-	t.Helper()
-	lis, err := net.Listen("tcp", p.addr)
-	require.NoError(t, err)
-	p.mu.Lock()
-	p.lis, p.addr = lis, lis.Addr().String()
-	p.mu.Unlock()
-	p.wg.Go(func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			p.wg.Go(func() { p.forward(c) })
-		}
-	})
-}
-
-func (p *proxy) forward(client net.Conn) {
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		client.Close()
-		return
-	}
-	if !p.track(client, server) {
-		return
-	}
-	var wg sync.WaitGroup
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		dst.Close()
-		src.Close()
-	}
-	wg.Go(func() { pipe(server, client) })
-	wg.Go(func() { pipe(client, server) })
-	wg.Wait()
-}
-
-// track registers the connections of one session unless the proxy is down.
-func (p *proxy) track(cs ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.lis == nil {
-		for _, c := range cs {
-			c.Close()
-		}
-		return false
-	}
-	for _, c := range cs {
-		p.conns[c] = struct{}{}
-	}
-	return true
-}
-
-// down stops listening, cuts every connection and waits for the copies.
-func (p *proxy) down() {
-	p.mu.Lock()
-	if p.lis != nil {
-		p.lis.Close()
-		p.lis = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 func copyFile(t *testing.T, from, to string) {

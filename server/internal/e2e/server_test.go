@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/server/internal/cli"
+	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
 )
@@ -48,6 +50,9 @@ type serverOptions struct {
 	cacheTTL *time.Duration
 	// hookKey is KRATOS_HOOK_KEY; empty: no hook route.
 	hookKey string
+	// databaseProxy puts a faultproxy between the server and PostgreSQL
+	// (server.dbProxy), so a test can take the database away.
+	databaseProxy bool
 }
 
 func ttl(d time.Duration) *time.Duration { return &d }
@@ -58,6 +63,7 @@ type server struct {
 	gatewayURL string // http://host:port of the HTTP/JSON gateway
 	opsURL     string // http://host:port of the ops port
 	db         *pgtest.DB
+	dbProxy    *faultproxy.Proxy // with serverOptions.databaseProxy
 	tree       tlsfilestest.Tree
 	log        *serverLog
 }
@@ -72,10 +78,19 @@ func startServer(t *testing.T, o serverOptions) *server {
 	t.Helper()
 	tree := tlsfilestest.New(t)
 	db := pgtest.New(t)
+	dbURL := db.URL
+	var dbProxy *faultproxy.Proxy
+	if o.databaseProxy {
+		u, err := url.Parse(db.URL)
+		require.NoError(t, err)
+		dbProxy = faultproxy.Start(t, u.Host)
+		u.Host = dbProxy.Addr()
+		dbURL = u.String()
+	}
 	grpcTLS, gwTLS := tree.Paths(tlsfilestest.GRPCServer), tree.Paths(tlsfilestest.GatewayClient)
 	env := map[string]string{
 		"GRPC_ADDR": "127.0.0.1:0", "GATEWAY_ADDR": "127.0.0.1:0", "OPS_ADDR": "127.0.0.1:0",
-		"DATABASE_URL":  db.URL,
+		"DATABASE_URL":  dbURL,
 		"GRPC_TLS_CERT": grpcTLS.Cert, "GRPC_TLS_KEY": grpcTLS.Key, "GRPC_CLIENT_CA": grpcTLS.CA,
 		"GATEWAY_TLS_CERT": gwTLS.Cert, "GATEWAY_TLS_KEY": gwTLS.Key, "GATEWAY_SERVER_CA": gwTLS.CA,
 		"KRATOS_PUBLIC_URL": o.kratos.PublicURL, "KRATOS_ADMIN_URL": o.kratos.AdminURL,
@@ -132,7 +147,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 		grpcAddr:   addr("grpc"),
 		gatewayURL: "http://" + addr("gateway"),
 		opsURL:     "http://" + addr("ops"),
-		db:         db, tree: tree, log: log,
+		db:         db, dbProxy: dbProxy, tree: tree, log: log,
 	}
 }
 

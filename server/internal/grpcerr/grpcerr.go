@@ -12,6 +12,10 @@ package grpcerr
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -53,6 +57,7 @@ const (
 	msgExportNotFound   = "account export not found"
 	msgCanceled         = "request canceled"
 	msgDeadline         = "deadline exceeded"
+	msgUnavailable      = "service unavailable, try again"
 	msgInternal         = "internal error"
 )
 
@@ -69,6 +74,7 @@ const (
 //	*export.NotReadyError      FAILED_PRECONDITION "the export is pending; ..." (its message)
 //	context.Canceled           CANCELED
 //	context.DeadlineExceeded   DEADLINE_EXCEEDED
+//	database out of reach      UNAVAILABLE       (databaseUnavailable: clients retry)
 //	anything else              INTERNAL          "internal error"
 //
 // The first row that matches (errors.As, errors.Is) wins.
@@ -105,6 +111,8 @@ func statusOf(err error) *status.Status {
 		return status.New(codes.Canceled, msgCanceled)
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, msgDeadline)
+	case databaseUnavailable(err):
+		return status.New(codes.Unavailable, msgUnavailable)
 	default:
 		return status.New(codes.Internal, msgInternal)
 	}
@@ -126,4 +134,31 @@ func invalidArgument(bad *invalid.Error) *status.Status {
 		return st // cannot happen: BadRequest always marshals
 	}
 	return withDetails
+}
+
+// databaseUnavailable reports whether err says that PostgreSQL could not be
+// reached or went away (down, restarting, connection cut), rather than that
+// the query was wrong: the request may succeed when retried, so the client
+// gets UNAVAILABLE, the code gRPC clients retry on.
+func databaseUnavailable(err error) bool {
+	var (
+		connect *pgconn.ConnectError
+		pg      *pgconn.PgError
+		netErr  net.Error
+	)
+	switch {
+	case errors.As(err, &connect):
+		return true
+	case errors.As(err, &pg):
+		// Class 08: connection exception; 57P01-57P03: the server is
+		// shutting down, crashed, or is starting up.
+		return len(pg.Code) == 5 && (pg.Code[:2] == "08" || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03")
+	case pgconn.SafeToRetry(err):
+		// Failed before anything reached the server.
+		return true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return true
+	default:
+		return errors.As(err, &netErr)
+	}
 }

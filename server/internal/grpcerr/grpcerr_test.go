@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,6 +42,11 @@ func TestFrom(t *testing.T) {
 		{"user not found", fmt.Errorf("get user: %w", user.ErrNotFound), codes.NotFound, "user not found"},
 		{"canceled", fmt.Errorf("list: %w", context.Canceled), codes.Canceled, "request canceled"},
 		{"deadline", fmt.Errorf("list: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "deadline exceeded"},
+		{"database down", fmt.Errorf("get account: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), codes.Unavailable, "service unavailable, try again"},
+		{"connection cut mid-query", fmt.Errorf("get account: %w", io.ErrUnexpectedEOF), codes.Unavailable, "service unavailable, try again"},
+		{"database shutting down", fmt.Errorf("list: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}), codes.Unavailable, "service unavailable, try again"},
+		{"connection exception class", fmt.Errorf("list: %w", &pgconn.PgError{Code: "08006"}), codes.Unavailable, "service unavailable, try again"},
+		{"deadline wins over a network timeout", fmt.Errorf("list: %w: %w", context.DeadlineExceeded, &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}), codes.DeadlineExceeded, "deadline exceeded"},
 		{"unknown SQL error", fmt.Errorf("list accounts: %w", secret), codes.Internal, "internal error"},
 		{"unknown plain error", errors.New("dial postgres://server@db:5432/app?sslkey=/secret: refused"), codes.Internal, "internal error"},
 	} {
