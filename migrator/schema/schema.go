@@ -547,7 +547,18 @@ func (m *Migrator) riverUp(ctx context.Context) (*rivermigrate.MigrateResult, er
 // grant gives the server role exactly DML on the app's and River's tables,
 // read-only access to the migration bookkeeping and the sequences it needs
 // for inserts. It revokes first, so privileges granted by hand do not
-// linger, and runs in one transaction.
+// linger, and runs in one transaction. Tables added by later migrations are
+// covered by the next Up: the grants are re-applied on every run.
+//
+// River's maintenance services, which run in the worker as the server
+// role, need nothing more: leader election, the job and queue cleaners,
+// the rescuer, the scheduler and the periodic enqueuer only read and write
+// rows of River's tables (and LISTEN/NOTIFY, which needs no grant).
+// River's reindexer is the exception: REINDEX INDEX CONCURRENTLY needs
+// ownership of the index on PostgreSQL before 17, and owning River's
+// tables would let the server alter and drop them. It is deliberately not
+// granted; the worker turns the reindexer off (docs/database.md, "River's
+// privileges"; river_test.go shows both sides).
 func (m *Migrator) grant(ctx context.Context) error {
 	role := pgx.Identifier{m.role}.Sanitize()
 	stmts := []string{
