@@ -102,7 +102,8 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 		Name: "grpc_server_panics_recovered_total",
 		Help: "Panics in gRPC handlers and interceptors that were turned into INTERNAL.",
 	})
-	for _, c := range []prometheus.Collector{metrics, panics} {
+	refused := newRefusals(cfg.Logger)
+	for _, c := range []prometheus.Collector{metrics, panics, refused.counter} {
 		if err := cfg.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("gRPC server: register metrics: %w", err)
 		}
@@ -131,6 +132,7 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 			validateStream,
 			inner.stream,
 		),
+		grpc.StatsHandler(refused),
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),

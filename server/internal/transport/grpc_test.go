@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -255,6 +256,13 @@ func TestOversizedMessagesAreResourceExhausted(t *testing.T) {
 	_, err := groundworkv1.NewAccountServiceClient(conn).CreateAccount(ctx,
 		&groundworkv1.CreateAccountRequest{Name: strings.Repeat("x", limit+1)})
 	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+	// grpc-go refuses it before the interceptors: the refusal is still
+	// logged once and counted.
+	require.Eventually(t, func() bool {
+		return len(b.logs.lines("rpc refused before the interceptors", "method=/groundwork.v1.AccountService/CreateAccount", "code=ResourceExhausted")) == 1
+	}, 5*time.Second, 10*time.Millisecond, "no log line for the refused request:\n%s", b.logs.String())
+	require.Contains(t, gatherText(t, b),
+		`grpc_server_refused_total{grpc_code="ResourceExhausted",grpc_method="CreateAccount",grpc_service="groundwork.v1.AccountService"} 1`)
 
 	b.users.getMe = func(context.Context) (*groundworkv1.GetMeResponse, error) {
 		return &groundworkv1.GetMeResponse{User: &groundworkv1.User{DisplayName: strings.Repeat("x", limit+1)}}, nil

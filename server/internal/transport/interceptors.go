@@ -46,6 +46,7 @@ type logger struct{ log *slog.Logger }
 
 func (l logger) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	markSeen(ctx)
 	cl := &callLog{}
 	resp, err := handler(context.WithValue(ctx, callLogKey{}, cl), req)
 	l.write(ctx, info.FullMethod, start, err, cl)
@@ -56,6 +57,7 @@ func (l logger) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 	start := time.Now()
 	cl := &callLog{}
 	ctx := ss.Context()
+	markSeen(ctx)
 	err := handler(srv, &contextStream{ServerStream: ss, ctx: context.WithValue(ctx, callLogKey{}, cl)})
 	l.write(ctx, info.FullMethod, start, err, cl)
 	return err
