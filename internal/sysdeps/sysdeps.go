@@ -1,5 +1,5 @@
 // Package sysdeps makes sure the system programs the project runs
-// (PostgreSQL's server binaries, later Chromium) are installed. When one is
+// (PostgreSQL's server binaries, Chromium) are installed. When one is
 // missing and the caller is root on a Debian or Ubuntu machine, it installs
 // the package with apt-get; otherwise it stops with the exact command to run.
 package sysdeps

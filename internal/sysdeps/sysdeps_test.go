@@ -90,3 +90,19 @@ func TestEnsureFailsWhenThePackageStillIsNotUsable(t *testing.T) {
 	require.Contains(t, err.Error(), "still not usable")
 	require.Len(t, f.calls, 2)
 }
+
+func TestChromiumIsTheDebianPackage(t *testing.T) {
+	t.Parallel()
+	p := Chromium()
+	require.Equal(t, "chromium", p.Name)
+	require.NotEmpty(t, p.Why)
+	inst, f, _ := setup(false)
+	if p.Installed() {
+		require.NoError(t, inst.Ensure(context.Background(), p))
+		require.Empty(t, f.calls)
+		return
+	}
+	err := inst.Ensure(context.Background(), p)
+	require.ErrorIs(t, err, ErrMissing)
+	require.Contains(t, err.Error(), "sudo apt-get install -y --no-install-recommends chromium")
+}

@@ -38,6 +38,12 @@ var Buf = Tool{Dir: "buf", Package: "github.com/bufbuild/buf/cmd/buf", Name: "bu
 var Kratos = Tool{Dir: "kratos", Package: "github.com/ory/kratos", Name: "kratos",
 	LDFlags: "-X github.com/ory/kratos/driver/config.Version=v1.3.1"}
 
+// Mailpit is the local mailbox (SMTP sink with a web UI and a JSON API) that
+// receives Kratos's verification and recovery mail in the local stack and
+// the end-to-end tests, pinned in tools/mailpit/go.mod.
+var Mailpit = Tool{Dir: "mailpit", Package: "github.com/axllent/mailpit", Name: "mailpit",
+	LDFlags: "-X github.com/axllent/mailpit/config.Version=v1.33.1"}
+
 // Build builds t and returns the binary's path.
 func Build(ctx context.Context, root string, t Tool, out io.Writer) (string, error) {
 	bin := filepath.Join(root, ".cache", "bin", t.Name)

@@ -21,7 +21,9 @@
 //     numbers; bytes are base64 strings; date-time is an RFC 3339 string;
 //   - each operation (an operationId such as AccountService_ListAccounts):
 //     a member of the Operations interface with its method, path, path and
-//     query parameters, body and response type.
+//     query parameters, body and response type, and an entry of the
+//     operationRoutes constant (method and path template at run time, so the
+//     client has no hand-written URLs either).
 //
 // Property names are the document's, which are protojson's lowerCamelCase
 // names (the gateway keeps its default marshaler). The output depends only on
@@ -428,6 +430,11 @@ func (g *gen) operations(paths map[string]map[string]*operation) error {
 		}
 	}
 	g.b.WriteString("}\n\n/** The name of an operation (its operationId). */\nexport type OperationId = keyof Operations;\n")
+	g.b.WriteString("\n/** Method and path template of every operation, for the API client. */\nexport const operationRoutes = {\n")
+	for _, o := range ops {
+		fmt.Fprintf(&g.b, "  %s: { method: %q, path: %q },\n", o.id, o.method, o.path)
+	}
+	g.b.WriteString("} as const satisfies { [K in OperationId]: Pick<Operations[K], \"method\" | \"path\"> };\n")
 	return nil
 }
 

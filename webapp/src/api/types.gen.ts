@@ -285,3 +285,16 @@ export interface Operations {
 
 /** The name of an operation (its operationId). */
 export type OperationId = keyof Operations;
+
+/** Method and path template of every operation, for the API client. */
+export const operationRoutes = {
+  AccountService_CreateAccount: { method: "POST", path: "/api/v1/accounts" },
+  AccountService_CreateAccountExport: { method: "POST", path: "/api/v1/accounts/{accountId}/exports" },
+  AccountService_DeleteAccount: { method: "DELETE", path: "/api/v1/accounts/{id}" },
+  AccountService_DownloadAccountExport: { method: "GET", path: "/api/v1/accounts/{accountId}/exports/{id}/content" },
+  AccountService_GetAccount: { method: "GET", path: "/api/v1/accounts/{id}" },
+  AccountService_GetAccountExport: { method: "GET", path: "/api/v1/accounts/{accountId}/exports/{id}" },
+  AccountService_ListAccounts: { method: "GET", path: "/api/v1/accounts" },
+  AccountService_UpdateAccount: { method: "PATCH", path: "/api/v1/accounts/{id}" },
+  UserService_GetMe: { method: "GET", path: "/api/v1/me" },
+} as const satisfies { [K in OperationId]: Pick<Operations[K], "method" | "path"> };

@@ -83,3 +83,10 @@ export interface Operations {
 
 /** The name of an operation (its operationId). */
 export type OperationId = keyof Operations;
+
+/** Method and path template of every operation, for the API client. */
+export const operationRoutes = {
+  ThingService_DeleteThing: { method: "DELETE", path: "/api/v1/things/{thingId}" },
+  ThingService_ListThings: { method: "GET", path: "/api/v1/things" },
+  ThingService_UpdateThing: { method: "PATCH", path: "/api/v1/things/{thingId}" },
+} as const satisfies { [K in OperationId]: Pick<Operations[K], "method" | "path"> };
