@@ -84,6 +84,12 @@ type Config struct {
 	// ID names this client in job attempts and leader election; it must be
 	// unique among running clients. Default: host name and start time.
 	ID string
+	// ReindexSchedule runs River's reindexer, which rebuilds River's
+	// indexes with REINDEX CONCURRENTLY. PostgreSQL lets only an index's
+	// owner do that, and the server role does not own River's tables, so
+	// the default is never: reindex from the migrator role instead (see
+	// docs/queue.md). Set it only when Pool's role owns River's indexes.
+	ReindexSchedule Schedule
 	// StartMaintenanceAtOnce starts the leader's maintenance services
 	// (rescuer, scheduler, cleaners, periodic jobs) immediately instead of
 	// after a random delay of a few seconds that spreads their first
@@ -155,6 +161,10 @@ func New(cfg Config) (*Client, error) {
 		FetchOnlyKnownKinds:         len(cfg.Kinds) > 0,
 		LeaderElectionDisabled:      len(cfg.Kinds) > 0,
 		TestOnly:                    cfg.StartMaintenanceAtOnce,
+		ReindexerSchedule:           river.NeverSchedule(),
+	}
+	if cfg.ReindexSchedule != nil {
+		rcfg.ReindexerSchedule = cfg.ReindexSchedule
 	}
 	if len(cfg.Queues) > 0 {
 		rcfg.Queues = make(map[string]river.QueueConfig, len(cfg.Queues))

@@ -1,8 +1,8 @@
 package queue
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -39,12 +39,17 @@ type Schedule interface {
 // (e.g. "@every 30s"; at least one second). Times are UTC unless the
 // expression starts with CRON_TZ=<zone>.
 func ParseSchedule(expr string) (Schedule, error) {
+	// The cron package rounds "@every" durations to whole seconds, at
+	// least one; refuse what it would silently change instead.
+	if d, ok := strings.CutPrefix(expr, "@every "); ok {
+		every, err := time.ParseDuration(d)
+		if err == nil && (every < time.Second || every%time.Second != 0) {
+			return nil, fmt.Errorf("cron schedule %q: @every needs whole seconds, at least 1s", expr)
+		}
+	}
 	s, err := cron.ParseStandard(expr)
 	if err != nil {
 		return nil, fmt.Errorf("cron schedule %q: %w", expr, err)
-	}
-	if e, ok := s.(cron.ConstantDelaySchedule); ok && e.Delay < time.Second {
-		return nil, fmt.Errorf("cron schedule %q: @every needs at least 1s", expr)
 	}
 	return utcSchedule{s}, nil
 }
@@ -77,9 +82,6 @@ func (c *Client) periodicJobs() ([]*river.PeriodicJob, error) {
 		}
 		params, err := c.insertParams(p.Args, p.Opts)
 		if err != nil {
-			if errors.Is(err, ErrUnknownKind) {
-				return nil, fmt.Errorf("%s: %w", where, err)
-			}
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		kind, queue := params.Args.Kind(), params.InsertOpts.Queue

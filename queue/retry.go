@@ -84,7 +84,8 @@ func validateRetry(p RetryPolicy) error {
 
 // Cancel wraps err so that the job is cancelled instead of retried: return
 // it for failures that another attempt cannot fix (the record is gone, the
-// input is invalid). The job keeps err as its last error.
+// input is invalid). The job records err as its last error, prefixed
+// "JobCancelError: " by River.
 func Cancel(err error) error {
 	if err == nil {
 		err = errors.New("cancelled by handler")
