@@ -4,6 +4,7 @@
 // signal context.
 //
 //	server serve    the gRPC server, the HTTP/JSON gateway and the ops endpoints
+//	server worker   the background jobs (docs/worker.md) and their ops endpoints
 //
 // Exit codes: 0 done (also after SIGINT/SIGTERM), 1 failed, 2 usage or
 // configuration error.
@@ -32,6 +33,7 @@ const usage = `usage: server <command> [flags]
 
 commands:
   serve   run the gRPC server, the HTTP/JSON gateway and the ops endpoints
+  worker  run the background jobs (export, purge, user reconciliation)
 
 Run 'server <command> -h' for the flags of a command; every flag falls back
 to an environment variable.
@@ -48,6 +50,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type options struct {
 	build   BuildFunc
 	started func(Addrs) // called once everything listens
+	worker  workerOptions
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o options) int {
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serveCommand(ctx, args[1:], getenv, stderr, o)
+	case "worker":
+		return workerCommand(ctx, args[1:], getenv, stderr, o.worker)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK
@@ -79,7 +84,7 @@ func serveCommand(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintln(stderr, "run 'server serve -h' for the flags")
 		return ExitUsage
 	}
-	log := newLogger(cfg, stderr)
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 	if err := serve(ctx, cfg, log, o); err != nil {
 		log.Error("server failed", "error", err)
 		return ExitFailed
@@ -87,9 +92,29 @@ func serveCommand(ctx context.Context, args []string, getenv func(string) string
 	return ExitOK
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == config.LogJSON {
+func workerCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, o workerOptions) int {
+	cfg, err := config.ParseWorker("server worker", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "server worker: %s\n", line)
+		}
+		fmt.Fprintln(stderr, "run 'server worker -h' for the flags")
+		return ExitUsage
+	}
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	if err := work(ctx, cfg, log, o); err != nil {
+		log.Error("worker failed", "error", err)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == config.LogJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

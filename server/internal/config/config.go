@@ -36,6 +36,11 @@ const (
 	// MaxMessageSizeLimit bounds --max-message-size: every request may
 	// allocate this much before a handler runs.
 	MaxMessageSizeLimit = 64 << 20
+	// DefaultAccountPurgeAfter is the default grace period before a
+	// deleted account is erased.
+	DefaultAccountPurgeAfter = 7 * 24 * time.Hour
+	// MaxAccountPurgeAfter bounds --account-purge-after.
+	MaxAccountPurgeAfter = 366 * 24 * time.Hour
 )
 
 // Config is the validated configuration of `server serve`.
@@ -72,6 +77,13 @@ type Config struct {
 	// may send cookie-authenticated state-changing requests to the gateway.
 	AllowedOrigin string
 
+	// AccountPurgeAfter is the grace period after an account's deletion:
+	// the purge job enqueued with the delete runs this much later.
+	AccountPurgeAfter time.Duration
+	// RiverUIOperators are the Kratos identity IDs allowed to use River UI
+	// on the ops port (docs/worker.md); empty: nobody.
+	RiverUIOperators []string
+
 	LogFormat string     // LogText or LogJSON
 	LogLevel  slog.Level // debug, info, warn or error
 
@@ -87,108 +99,152 @@ type setting struct {
 
 // The settings, in the order of the usage text.
 var (
-	sGRPCAddr        = setting{"grpc-addr", "GRPC_ADDR"}
-	sGatewayAddr     = setting{"gateway-addr", "GATEWAY_ADDR"}
-	sOpsAddr         = setting{"ops-addr", "OPS_ADDR"}
-	sDatabaseURL     = setting{"database-url", dbconn.EnvVar}
-	sGRPCCert        = setting{"grpc-tls-cert", "GRPC_TLS_CERT"}
-	sGRPCKey         = setting{"grpc-tls-key", "GRPC_TLS_KEY"}
-	sGRPCClientCA    = setting{"grpc-client-ca", "GRPC_CLIENT_CA"}
-	sGatewayCert     = setting{"gateway-tls-cert", "GATEWAY_TLS_CERT"}
-	sGatewayKey      = setting{"gateway-tls-key", "GATEWAY_TLS_KEY"}
-	sGatewayServerCA = setting{"gateway-server-ca", "GATEWAY_SERVER_CA"}
-	sGatewayName     = setting{"gateway-server-name", "GATEWAY_SERVER_NAME"}
-	sKratosPublic    = setting{"kratos-public-url", "KRATOS_PUBLIC_URL"}
-	sKratosAdmin     = setting{"kratos-admin-url", "KRATOS_ADMIN_URL"}
-	sKratosHookKey   = setting{"kratos-hook-key", "KRATOS_HOOK_KEY"}
-	sSessionTTL      = setting{"session-cache-ttl", "SESSION_CACHE_TTL"}
-	sAllowedOrigin   = setting{"allowed-origin", "ALLOWED_ORIGIN"}
-	sLogFormat       = setting{"log-format", "LOG_FORMAT"}
-	sLogLevel        = setting{"log-level", "LOG_LEVEL"}
-	sShutdown        = setting{"shutdown-timeout", "SHUTDOWN_TIMEOUT"}
-	sRPCTimeout      = setting{"rpc-timeout", "RPC_TIMEOUT"}
-	sMaxMessage      = setting{"max-message-size", "MAX_MESSAGE_SIZE"}
+	sGRPCAddr         = setting{"grpc-addr", "GRPC_ADDR"}
+	sGatewayAddr      = setting{"gateway-addr", "GATEWAY_ADDR"}
+	sOpsAddr          = setting{"ops-addr", "OPS_ADDR"}
+	sDatabaseURL      = setting{"database-url", dbconn.EnvVar}
+	sGRPCCert         = setting{"grpc-tls-cert", "GRPC_TLS_CERT"}
+	sGRPCKey          = setting{"grpc-tls-key", "GRPC_TLS_KEY"}
+	sGRPCClientCA     = setting{"grpc-client-ca", "GRPC_CLIENT_CA"}
+	sGatewayCert      = setting{"gateway-tls-cert", "GATEWAY_TLS_CERT"}
+	sGatewayKey       = setting{"gateway-tls-key", "GATEWAY_TLS_KEY"}
+	sGatewayServerCA  = setting{"gateway-server-ca", "GATEWAY_SERVER_CA"}
+	sGatewayName      = setting{"gateway-server-name", "GATEWAY_SERVER_NAME"}
+	sKratosPublic     = setting{"kratos-public-url", "KRATOS_PUBLIC_URL"}
+	sKratosAdmin      = setting{"kratos-admin-url", "KRATOS_ADMIN_URL"}
+	sKratosHookKey    = setting{"kratos-hook-key", "KRATOS_HOOK_KEY"}
+	sSessionTTL       = setting{"session-cache-ttl", "SESSION_CACHE_TTL"}
+	sAllowedOrigin    = setting{"allowed-origin", "ALLOWED_ORIGIN"}
+	sPurgeAfter       = setting{"account-purge-after", "ACCOUNT_PURGE_AFTER"}
+	sRiverUIOperators = setting{"riverui-operators", "RIVERUI_OPERATORS"}
+	sLogFormat        = setting{"log-format", "LOG_FORMAT"}
+	sLogLevel         = setting{"log-level", "LOG_LEVEL"}
+	sShutdown         = setting{"shutdown-timeout", "SHUTDOWN_TIMEOUT"}
+	sRPCTimeout       = setting{"rpc-timeout", "RPC_TIMEOUT"}
+	sMaxMessage       = setting{"max-message-size", "MAX_MESSAGE_SIZE"}
 )
 
 func (s setting) String() string { return "--" + s.flag + " (" + s.env + ")" }
 
-// Parse reads args (flags only, no positional arguments) and, for every flag
-// not given, its environment variable through getenv, then validates the
-// result. For -h or --help it writes the usage text to output and returns
-// flag.ErrHelp; every other problem is the returned error, naming the flag
-// or variable.
+// Parse reads the flags of `server serve` from args (flags only, no
+// positional arguments) and, for every flag not given, its environment
+// variable through getenv, then validates the result. For -h or --help it
+// writes the usage text to output and returns flag.ErrHelp; every other
+// problem is the returned error, naming the flag or variable.
 func Parse(name string, args []string, getenv func(string) string, output io.Writer) (Config, error) {
 	c := Config{LogLevel: slog.LevelInfo}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are returned, not printed
-	envOf := map[string]string{}
+	p := newParser(name)
+	p.str(&c.GRPCAddr, sGRPCAddr, "127.0.0.1:25000", "gRPC listen address; clients must present a certificate from --grpc-client-ca")
+	p.str(&c.GatewayAddr, sGatewayAddr, "127.0.0.1:26000", "HTTP/JSON gateway listen address")
+	p.str(&c.OpsAddr, sOpsAddr, "127.0.0.1:27000", "ops listen address: /healthz /readyz /metrics, River UI (keep it private)")
+	p.str(&c.DatabaseURL, sDatabaseURL, "", "PostgreSQL URL of the server role, with sslmode=verify-full and certificate files")
+	p.str(&c.GRPCCertFile, sGRPCCert, "", "gRPC server certificate file (PEM), reloaded when it changes")
+	p.str(&c.GRPCKeyFile, sGRPCKey, "", "gRPC server private key file (PEM)")
+	p.str(&c.GRPCClientCAFile, sGRPCClientCA, "", "CA bundle that gRPC client certificates must chain to (server-ca)")
+	p.str(&c.GatewayCertFile, sGatewayCert, "", "gateway client certificate file for dialing gRPC (PEM)")
+	p.str(&c.GatewayKeyFile, sGatewayKey, "", "gateway client private key file (PEM)")
+	p.str(&c.GatewayServerCAFile, sGatewayServerCA, "", "CA bundle that the gRPC server certificate must chain to")
+	p.str(&c.GatewayServerName, sGatewayName, "", "name to verify in the gRPC server certificate (default: the host the gateway dials)")
+	p.str(&c.KratosPublicURL, sKratosPublic, "http://127.0.0.1:4433", "Ory Kratos public API URL")
+	p.str(&c.KratosAdminURL, sKratosAdmin, "http://127.0.0.1:4434", "Ory Kratos admin API URL")
+	p.str(&c.KratosHookKey, sKratosHookKey, "", "shared key of Kratos's identity web hook on the ops port; empty disables the hook (prefer the variable: flags show in ps)")
+	p.dur(&c.SessionCacheTTL, sSessionTTL, 5*time.Second, "how long a verified session is reused without asking Kratos; 0 disables the cache")
+	p.str(&c.AllowedOrigin, sAllowedOrigin, "http://127.0.0.1:8080", "the browser origin allowed to send cookie-authenticated writes (CSRF check)")
+	p.dur(&c.AccountPurgeAfter, sPurgeAfter, DefaultAccountPurgeAfter, "grace period between deleting an account and the purge job erasing it for good")
+	var operators string
+	p.str(&operators, sRiverUIOperators, "", "Kratos identity IDs (comma-separated) allowed to use River UI on the ops port; empty: nobody")
+	p.str(&c.LogFormat, sLogFormat, LogText, "log format: text or json")
+	p.level(&c.LogLevel, sLogLevel)
+	p.dur(&c.ShutdownTimeout, sShutdown, 20*time.Second, "time allowed for the graceful shutdown")
+	p.dur(&c.RPCTimeout, sRPCTimeout, 30*time.Second, "deadline for RPCs that arrive without one")
+	p.int(&c.MaxMessageSize, sMaxMessage, 4<<20, "largest gRPC message and gateway request body, in bytes")
 
-	str := func(p *string, s setting, def, usage string) {
-		fs.StringVar(p, s.flag, def, usage+" (env "+s.env+")")
-		envOf[s.flag] = s.env
-	}
-	dur := func(p *time.Duration, s setting, def time.Duration, usage string) {
-		fs.DurationVar(p, s.flag, def, usage+" (env "+s.env+")")
-		envOf[s.flag] = s.env
-	}
-	str(&c.GRPCAddr, sGRPCAddr, "127.0.0.1:25000", "gRPC listen address; clients must present a certificate from --grpc-client-ca")
-	str(&c.GatewayAddr, sGatewayAddr, "127.0.0.1:26000", "HTTP/JSON gateway listen address")
-	str(&c.OpsAddr, sOpsAddr, "127.0.0.1:27000", "ops listen address: /healthz /readyz /metrics (keep it private)")
-	str(&c.DatabaseURL, sDatabaseURL, "", "PostgreSQL URL of the server role, with sslmode=verify-full and certificate files")
-	str(&c.GRPCCertFile, sGRPCCert, "", "gRPC server certificate file (PEM), reloaded when it changes")
-	str(&c.GRPCKeyFile, sGRPCKey, "", "gRPC server private key file (PEM)")
-	str(&c.GRPCClientCAFile, sGRPCClientCA, "", "CA bundle that gRPC client certificates must chain to (server-ca)")
-	str(&c.GatewayCertFile, sGatewayCert, "", "gateway client certificate file for dialing gRPC (PEM)")
-	str(&c.GatewayKeyFile, sGatewayKey, "", "gateway client private key file (PEM)")
-	str(&c.GatewayServerCAFile, sGatewayServerCA, "", "CA bundle that the gRPC server certificate must chain to")
-	str(&c.GatewayServerName, sGatewayName, "", "name to verify in the gRPC server certificate (default: the host the gateway dials)")
-	str(&c.KratosPublicURL, sKratosPublic, "http://127.0.0.1:4433", "Ory Kratos public API URL")
-	str(&c.KratosAdminURL, sKratosAdmin, "http://127.0.0.1:4434", "Ory Kratos admin API URL")
-	str(&c.KratosHookKey, sKratosHookKey, "", "shared key of Kratos's identity web hook on the ops port; empty disables the hook (prefer the variable: flags show in ps)")
-	dur(&c.SessionCacheTTL, sSessionTTL, 5*time.Second, "how long a verified session is reused without asking Kratos; 0 disables the cache")
-	str(&c.AllowedOrigin, sAllowedOrigin, "http://127.0.0.1:8080", "the browser origin allowed to send cookie-authenticated writes (CSRF check)")
-	str(&c.LogFormat, sLogFormat, LogText, "log format: text or json")
-	fs.TextVar(&c.LogLevel, sLogLevel.flag, slog.LevelInfo, "log level: debug, info, warn or error (env "+sLogLevel.env+")")
-	envOf[sLogLevel.flag] = sLogLevel.env
-	dur(&c.ShutdownTimeout, sShutdown, 20*time.Second, "time allowed for the graceful shutdown")
-	dur(&c.RPCTimeout, sRPCTimeout, 30*time.Second, "deadline for RPCs that arrive without one")
-	fs.IntVar(&c.MaxMessageSize, sMaxMessage.flag, 4<<20, "largest gRPC message and gateway request body, in bytes (env "+sMaxMessage.env+")")
-	envOf[sMaxMessage.flag] = sMaxMessage.env
-
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(output)
-			fmt.Fprintf(output, "Usage: %s [flags]\n\nEvery flag falls back to the environment variable named in its description.\n\n", name)
-			fs.PrintDefaults()
-		}
+	if err := p.parse(args, getenv, output); err != nil {
 		return Config{}, err
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q: %s takes flags only", fs.Arg(0), name)
+	c.RiverUIOperators = splitList(operators)
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// parser ties flags to their environment variables: a flag given on the
+// command line wins, else its variable, else its default.
+type parser struct {
+	name  string
+	fs    *flag.FlagSet
+	envOf map[string]string // flag name → variable
+}
+
+func newParser(name string) *parser {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned, not printed
+	return &parser{name: name, fs: fs, envOf: map[string]string{}}
+}
+
+func (p *parser) str(ptr *string, s setting, def, usage string) {
+	p.fs.StringVar(ptr, s.flag, def, usage+" (env "+s.env+")")
+	p.envOf[s.flag] = s.env
+}
+
+func (p *parser) dur(ptr *time.Duration, s setting, def time.Duration, usage string) {
+	p.fs.DurationVar(ptr, s.flag, def, usage+" (env "+s.env+")")
+	p.envOf[s.flag] = s.env
+}
+
+func (p *parser) int(ptr *int, s setting, def int, usage string) {
+	p.fs.IntVar(ptr, s.flag, def, usage+" (env "+s.env+")")
+	p.envOf[s.flag] = s.env
+}
+
+func (p *parser) level(ptr *slog.Level, s setting) {
+	p.fs.TextVar(ptr, s.flag, slog.LevelInfo, "log level: debug, info, warn or error (env "+s.env+")")
+	p.envOf[s.flag] = s.env
+}
+
+// parse parses args, then sets every flag not given from its variable.
+func (p *parser) parse(args []string, getenv func(string) string, output io.Writer) error {
+	if err := p.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			p.fs.SetOutput(output)
+			fmt.Fprintf(output, "Usage: %s [flags]\n\nEvery flag falls back to the environment variable named in its description.\n\n", p.name)
+			p.fs.PrintDefaults()
+		}
+		return err
+	}
+	if p.fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: %s takes flags only", p.fs.Arg(0), p.name)
 	}
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	p.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := envOf[f.Name]
+	p.fs.VisitAll(func(f *flag.Flag) {
+		env := p.envOf[f.Name]
 		v := getenv(env)
 		if given[f.Name] || v == "" {
 			return
 		}
-		if err := fs.Set(f.Name, v); err != nil {
+		if err := p.fs.Set(f.Name, v); err != nil {
 			// Only non-string settings can fail to parse, so the value
 			// quoted here is never the database URL.
 			kind, _ := flag.UnquoteUsage(f)
 			errs = append(errs, fmt.Errorf("%s=%q: invalid %s for --%s: %w", env, v, kind, f.Name, err))
 		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	return errors.Join(errs...)
+}
+
+// splitList splits a comma-separated list, dropping blanks and spaces
+// around items.
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
 	}
-	if err := c.validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return out
 }
 
 // validate reports every invalid field, each message naming its flag and
@@ -254,9 +310,15 @@ func (c *Config) validate() error {
 		c.AllowedOrigin = origin
 	}
 
-	if c.LogFormat != LogText && c.LogFormat != LogJSON {
-		bad(sLogFormat, "must be %q or %q, got %q", LogText, LogJSON, c.LogFormat)
+	if c.AccountPurgeAfter < 0 || c.AccountPurgeAfter > MaxAccountPurgeAfter {
+		bad(sPurgeAfter, "must be between 0 and %s, got %s", MaxAccountPurgeAfter, c.AccountPurgeAfter)
 	}
+	for _, id := range c.RiverUIOperators {
+		if !isUUID(id) {
+			bad(sRiverUIOperators, "%q is not a Kratos identity ID (a UUID)", id)
+		}
+	}
+	checkLog(bad, c.LogFormat)
 	if c.ShutdownTimeout <= 0 {
 		bad(sShutdown, "must be positive")
 	}
@@ -267,6 +329,32 @@ func (c *Config) validate() error {
 		bad(sMaxMessage, "must be between 1024 and %d bytes, got %d", MaxMessageSizeLimit, c.MaxMessageSize)
 	}
 	return errors.Join(errs...)
+}
+
+func checkLog(bad func(setting, string, ...any), format string) {
+	if format != LogText && format != LogJSON {
+		bad(sLogFormat, "must be %q or %q, got %q", LogText, LogJSON, format)
+	}
+}
+
+// isUUID reports whether s is a UUID in canonical text form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func checkAddr(a string) error {
@@ -327,13 +415,18 @@ func (c Config) LogValue() slog.Value {
 		slog.String("kratos_public_url", c.KratosPublicURL),
 		slog.Duration("session_cache_ttl", c.SessionCacheTTL),
 		slog.String("allowed_origin", c.AllowedOrigin),
+		slog.Duration("account_purge_after", c.AccountPurgeAfter),
+		slog.Int("riverui_operators", len(c.RiverUIOperators)),
 		slog.Duration("rpc_timeout", c.RPCTimeout),
 		slog.Int("max_message_size", c.MaxMessageSize),
 	)
 }
 
-func (c Config) databaseSummary() string {
-	p, err := dbconn.Params(c.DatabaseURL)
+func (c Config) databaseSummary() string { return summarize(c.DatabaseURL) }
+
+// summarize shows a database URL as role@host:port/database.
+func summarize(databaseURL string) string {
+	p, err := dbconn.Params(databaseURL)
 	if err != nil {
 		return "(unparsable)"
 	}

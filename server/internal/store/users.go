@@ -96,6 +96,15 @@ func (s *Users) UpsertMany(ctx context.Context, us []identity.User) (int64, erro
 	return tag.RowsAffected(), nil
 }
 
+// Now returns the database's clock (the clock of created_at).
+func (s *Users) Now(ctx context.Context) (time.Time, error) {
+	var now time.Time
+	if err := s.db.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("read the database's clock: %w", err)
+	}
+	return now, nil
+}
+
 // MarkIdentitiesDeleted sets identity_deleted_at on every users row whose
 // ID is not in present, that was created before since, and is not marked
 // yet: the identities Kratos no longer has, given present, the complete
