@@ -32,7 +32,7 @@ const (
 // nothing, so that code paths need no checks.
 type metrics struct {
 	enqueuedC, startedC, completedC, failedC, retriedC, discardedC, cancelledC, snoozedC *prometheus.CounterVec
-	duration                                                                            *prometheus.HistogramVec
+	duration                                                                             *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, timeout time.Duration, log *slog.Logger) (*metrics, error) {

@@ -38,10 +38,18 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 		{"duplicate", func(r *queue.Registry) error { return queue.Register(r, noop[noteArgs], queue.KindOptions{}) }, `"note": invalid: already registered`},
 		{"kind panics on zero value", func(r *queue.Registry) error { return queue.Register(r, noop[*ptrArgs], queue.KindOptions{}) }, "Kind() panicked on the zero value"},
 		{"bad kind", func(r *queue.Registry) error { return queue.Register(r, noop[badKindArgs], queue.KindOptions{}) }, `Kind() = "bad kind!"`},
-		{"bad queue", func(r *queue.Registry) error { return queue.Register(r, noop[otherArgs], queue.KindOptions{Queue: "Mail Queue"}) }, `Queue: queue name "Mail Queue" must be`},
-		{"priority 5", func(r *queue.Registry) error { return queue.Register(r, noop[otherArgs], queue.KindOptions{Priority: 5}) }, "Priority must be between 1 and 4, got 5"},
-		{"negative priority", func(r *queue.Registry) error { return queue.Register(r, noop[otherArgs], queue.KindOptions{Priority: -1}) }, "Priority must be between 1 and 4, got -1"},
-		{"negative max attempts", func(r *queue.Registry) error { return queue.Register(r, noop[otherArgs], queue.KindOptions{MaxAttempts: -1}) }, "MaxAttempts must not be negative"},
+		{"bad queue", func(r *queue.Registry) error {
+			return queue.Register(r, noop[otherArgs], queue.KindOptions{Queue: "Mail Queue"})
+		}, `Queue: queue name "Mail Queue" must be`},
+		{"priority 5", func(r *queue.Registry) error {
+			return queue.Register(r, noop[otherArgs], queue.KindOptions{Priority: 5})
+		}, "Priority must be between 1 and 4, got 5"},
+		{"negative priority", func(r *queue.Registry) error {
+			return queue.Register(r, noop[otherArgs], queue.KindOptions{Priority: -1})
+		}, "Priority must be between 1 and 4, got -1"},
+		{"negative max attempts", func(r *queue.Registry) error {
+			return queue.Register(r, noop[otherArgs], queue.KindOptions{MaxAttempts: -1})
+		}, "MaxAttempts must not be negative"},
 		{"negative timeout", func(r *queue.Registry) error {
 			return queue.Register(r, noop[otherArgs], queue.KindOptions{Timeout: -time.Second})
 		}, "Timeout must be positive, zero (the client's) or NoTimeout"},
