@@ -355,6 +355,18 @@ func TestEveryRPCNeedsAnIdentity(t *testing.T) {
 			_, err := b.accounts.DeleteAccount(ctx, &groundworkv1.DeleteAccountRequest{Id: acc.GetId()})
 			return err
 		},
+		"CreateAccountExport": func() error {
+			_, err := b.accounts.CreateAccountExport(ctx, &groundworkv1.CreateAccountExportRequest{AccountId: acc.GetId()})
+			return err
+		},
+		"GetAccountExport": func() error {
+			_, err := b.accounts.GetAccountExport(ctx, &groundworkv1.GetAccountExportRequest{AccountId: acc.GetId(), Id: newID(t)})
+			return err
+		},
+		"DownloadAccountExport": func() error {
+			_, err := b.accounts.DownloadAccountExport(ctx, &groundworkv1.DownloadAccountExportRequest{AccountId: acc.GetId(), Id: newID(t)})
+			return err
+		},
 		// Even bad input: UNAUTHENTICATED comes before any other check.
 		"CreateAccount with a bad name": func() error {
 			_, err := b.accounts.CreateAccount(ctx, &groundworkv1.CreateAccountRequest{Name: ""})

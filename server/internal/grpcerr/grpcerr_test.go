@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/groundwork-dev/groundwork/server/internal/account"
+	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/grpcerr"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/invalid"
@@ -40,6 +41,11 @@ func TestFrom(t *testing.T) {
 		{"account not found", fmt.Errorf("get account x: %w", account.ErrNotFound), codes.NotFound, "account not found"},
 		{"account exists, PgError in the chain", fmt.Errorf("create: %w: %w", account.ErrAlreadyExists, &pgconn.PgError{Code: "23505"}), codes.AlreadyExists, "an account with this name already exists"},
 		{"user not found", fmt.Errorf("get user: %w", user.ErrNotFound), codes.NotFound, "user not found"},
+		{"export not found", fmt.Errorf("get export x: %w", export.ErrNotFound), codes.NotFound, "account export not found"},
+		{"export not ready", fmt.Errorf("download export x: %w", &export.NotReadyError{State: export.StateRunning}), codes.FailedPrecondition,
+			"the export is running; download it once GetAccountExport reports STATE_SUCCEEDED"},
+		{"export failed", fmt.Errorf("download export x: %w", &export.NotReadyError{State: export.StateFailed}), codes.FailedPrecondition,
+			"the export failed and has no content; create a new export"},
 		{"canceled", fmt.Errorf("list: %w", context.Canceled), codes.Canceled, "request canceled"},
 		{"deadline", fmt.Errorf("list: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "deadline exceeded"},
 		{"database down", fmt.Errorf("get account: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), codes.Unavailable, "service unavailable, try again"},
