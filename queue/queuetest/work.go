@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -50,14 +49,18 @@ func WorkOne(t testing.TB, c *queue.Client, kind string) queue.JobInfo {
 	// first fetch takes exactly one job, and there is no second fetch.
 	cfg.Kinds = []string{kind}
 	cfg.Queues = map[string]queue.QueueConfig{want.Queue: {MaxWorkers: 1, FetchCooldown: time.Hour, FetchPollInterval: time.Hour}}
-	events := run(ctx, t, cfg, func(done []queue.JobInfo) bool { return len(done) > 0 })
-	if len(events) == 0 {
-		t.Fatalf("queuetest: WorkOne: job %d (%s) did not finish within %v", want.ID, kind, workTimeout)
+	ran := run(ctx, t, cfg, func(id string) bool {
+		var finished bool
+		err := cfg.Pool.QueryRow(ctx, `SELECT state <> 'running' AND coalesce($2 = ANY(attempted_by), false) FROM river_job WHERE id = $1`, want.ID, id).Scan(&finished)
+		if err != nil {
+			t.Fatalf("queuetest: WorkOne: read job %d: %v", want.ID, err)
+		}
+		return finished
+	})
+	if len(ran) != 1 || ran[0].ID != want.ID {
+		t.Fatalf("queuetest: WorkOne: River ran jobs %v, want just %d", ids(ran), want.ID)
 	}
-	if events[0].ID != want.ID {
-		t.Fatalf("queuetest: WorkOne: River ran job %d, want %d", events[0].ID, want.ID)
-	}
-	return events[0]
+	return ran[0]
 }
 
 // Drain runs due jobs of every registered kind until none is due and none
@@ -72,27 +75,32 @@ func Drain(t testing.TB, c *queue.Client) []queue.JobInfo {
 	ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
 	defer cancel()
 	cfg := c.Config()
-	scheduleDue(ctx, t, cfg)
 	kinds := cfg.Registry.Kinds()
 	if len(cfg.Kinds) > 0 {
 		kinds = cfg.Kinds
 	}
-	queues := dueQueues(ctx, t, cfg, kinds)
-	if len(queues) == 0 {
-		return nil
+	var all []queue.JobInfo
+	// Handlers may enqueue jobs into queues the last round did not work:
+	// go again until no queue has a due job.
+	for {
+		scheduleDue(ctx, t, cfg)
+		queues := dueQueues(ctx, t, cfg, kinds)
+		if len(queues) == 0 {
+			return all
+		}
+		all = merge(all, drainQueues(ctx, t, cfg, kinds, queues))
 	}
+}
+
+func drainQueues(ctx context.Context, t testing.TB, cfg queue.Config, kinds, queues []string) []queue.JobInfo {
+	t.Helper()
 	cfg.Kinds = kinds
 	cfg.Queues = map[string]queue.QueueConfig{}
 	for _, q := range queues {
 		cfg.Queues[q] = queue.QueueConfig{MaxWorkers: 1, FetchCooldown: time.Millisecond, FetchPollInterval: 20 * time.Millisecond}
 	}
-	var last time.Time
-	return run(ctx, t, cfg, func([]queue.JobInfo) bool {
-		// Polled: stop when nothing of ours is due or running.
-		if time.Since(last) < 10*time.Millisecond {
-			return false
-		}
-		last = time.Now()
+	return run(ctx, t, cfg, func(string) bool {
+		// Stop when nothing of ours is due or running.
 		var n int
 		err := cfg.Pool.QueryRow(ctx, `
 			SELECT count(*) FROM river_job
@@ -106,10 +114,22 @@ func Drain(t testing.TB, c *queue.Client) []queue.JobInfo {
 	})
 }
 
-// run starts a temporary client with cfg, collects the jobs it finishes
-// until done reports true (checked after each finished job and every few
-// milliseconds), then stops it.
-func run(ctx context.Context, t testing.TB, cfg queue.Config, done func([]queue.JobInfo) bool) []queue.JobInfo {
+// merge appends jobs to all, replacing earlier entries of the same job.
+func merge(all, jobs []queue.JobInfo) []queue.JobInfo {
+	for _, j := range jobs {
+		if i := slices.IndexFunc(all, func(a queue.JobInfo) bool { return a.ID == j.ID }); i >= 0 {
+			all = slices.Delete(all, i, i+1)
+		}
+		all = append(all, j)
+	}
+	return all
+}
+
+// run starts a temporary client with cfg, polls done (given the client's
+// ID) every few milliseconds until it reports true, stops the client, and
+// returns the jobs the client attempted (River records the client's ID in
+// attempted_by), as stored after their last attempt, in attempt order.
+func run(ctx context.Context, t testing.TB, cfg queue.Config, done func(clientID string) bool) []queue.JobInfo {
 	t.Helper()
 	cfg.Metrics = nil // the caller's client registered them already
 	cfg.Periodic = nil
@@ -119,59 +139,38 @@ func run(ctx context.Context, t testing.TB, cfg queue.Config, done func([]queue.
 	if err != nil {
 		t.Fatalf("queuetest: build worker client: %v", err)
 	}
-	events, unsubscribe := tc.River().Subscribe(
-		river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
-	defer unsubscribe()
 	if err := tc.Start(ctx); err != nil {
 		t.Fatalf("queuetest: start worker client: %v", err)
 	}
-	defer func() {
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		stopCtx, cancel := context.WithTimeout(context.Background(), workTimeout)
 		defer cancel()
 		if err := tc.Stop(stopCtx); err != nil {
 			t.Errorf("queuetest: stop worker client: %v", err)
 		}
-	}()
+	}
+	defer stop() // also when done calls Fatalf
 
-	var finished []queue.JobInfo
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for !done(finished) {
+	for !done(cfg.ID) {
 		select {
-		case ev := <-events:
-			info := jobInfoOf(ev)
-			// A job retried within the drain appears once, as it ended.
-			if i := slices.IndexFunc(finished, func(j queue.JobInfo) bool { return j.ID == info.ID }); i >= 0 {
-				finished = slices.Delete(finished, i, i+1)
-			}
-			finished = append(finished, info)
 		case <-tick.C:
 		case <-ctx.Done():
-			t.Fatalf("queuetest: jobs still running after %v (finished: %d)", workTimeout, len(finished))
+			t.Fatalf("queuetest: jobs still running after %v", workTimeout)
 		}
 	}
-	return finished
-}
-
-func jobInfoOf(ev *river.Event) queue.JobInfo {
-	// JobInfo's conversion is the queue package's; reuse it through Get's
-	// shape by building the same fields here.
-	r := ev.Job
-	j := queue.JobInfo{
-		ID: r.ID, Kind: r.Kind, Queue: r.Queue, State: queue.State(r.State), Priority: r.Priority,
-		Tags: r.Tags, Args: r.EncodedArgs, Attempt: r.Attempt, MaxAttempts: r.MaxAttempts,
-		CreatedAt: r.CreatedAt, ScheduledAt: r.ScheduledAt,
+	stop()
+	ran, err := queryJobs(ctx, cfg.Pool, selectJobs+" WHERE $1 = ANY(attempted_by) ORDER BY attempted_at, id", cfg.ID)
+	if err != nil {
+		t.Fatalf("queuetest: read the jobs that ran: %v", err)
 	}
-	if r.AttemptedAt != nil {
-		j.AttemptedAt = *r.AttemptedAt
-	}
-	if r.FinalizedAt != nil {
-		j.FinalizedAt = *r.FinalizedAt
-	}
-	for _, e := range r.Errors {
-		j.Errors = append(j.Errors, queue.AttemptError{At: e.At, Attempt: e.Attempt, Error: e.Error, Trace: e.Trace})
-	}
-	return j
+	return ran
 }
 
 // scheduleDue runs River's scheduler query once on cfg's clock: retryable
