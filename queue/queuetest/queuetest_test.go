@@ -123,7 +123,9 @@ func TestRequireEnqueued(t *testing.T) {
 	queuetest.RequireNotEnqueued(t, b.db.Pool, "step", nil)
 	queuetest.RequireNotEnqueued(t, tx, "step", &queuetest.Want{Args: stepArgs{N: 2}})
 
-	msg := fatal(t, func(ft testing.TB) { queuetest.RequireEnqueued(ft, tx, "step", &queuetest.Want{Args: stepArgs{N: 2}, Queue: "web"}) })
+	msg := fatal(t, func(ft testing.TB) {
+		queuetest.RequireEnqueued(ft, tx, "step", &queuetest.Want{Args: stepArgs{N: 2}, Queue: "web"})
+	})
 	require.Contains(t, msg, "no step job matches")
 	require.Contains(t, msg, `near misses: job `+fmt.Sprint(j.ID)+`: args {"n": 1}, want {"n":2}, queue "mail", want "web"`)
 	msg = fatal(t, func(ft testing.TB) { queuetest.RequireEnqueued(ft, tx, "other", nil) })
