@@ -28,6 +28,13 @@ const (
 	EnvGRPCPort         = "GROUNDWORK_GRPC_PORT"
 	EnvGatewayPort      = "GROUNDWORK_GATEWAY_PORT"
 	EnvOpsPort          = "GROUNDWORK_OPS_PORT"
+	// The one origin, Vite's dev server behind it (dev:watch), and the
+	// local mailbox (web.go, mailpit.go).
+	EnvWebPort         = "GROUNDWORK_WEB_PORT"
+	EnvVitePort        = "GROUNDWORK_VITE_PORT"
+	EnvMailpitSMTPPort = "GROUNDWORK_MAILPIT_SMTP_PORT"
+	EnvMailpitUIPort   = "GROUNDWORK_MAILPIT_UI_PORT"
+	EnvWebWatch        = "GROUNDWORK_WEB_WATCH"
 )
 
 // Roles and databases of the stack (ARCHITECTURE.md, Database).
@@ -53,6 +60,12 @@ type Config struct {
 	KratosAdminPort  int
 
 	GRPCPort, GatewayPort, OpsPort int
+
+	WebPort, VitePort              int
+	MailpitSMTPPort, MailpitUIPort int
+	// WebWatch serves the webapp from Vite's dev server (hot reload) instead
+	// of webapp/dist: dev:watch, or GROUNDWORK_WEB_WATCH=1.
+	WebWatch bool
 }
 
 // ConfigFromEnv reads the overrides; getenv is os.Getenv outside tests.
@@ -63,12 +76,15 @@ func ConfigFromEnv(root string, getenv func(string) string) (Config, error) {
 	}
 	c := Config{Root: abs, PGListen: "127.0.0.1", PGPort: 15432,
 		KratosHost: "127.0.0.1", KratosPublicPort: 4433, KratosAdminPort: 4434,
-		GRPCPort: 25000, GatewayPort: 26000, OpsPort: 27000}
+		GRPCPort: 25000, GatewayPort: 26000, OpsPort: 27000,
+		WebPort: 8080, VitePort: 5173, MailpitSMTPPort: 1025, MailpitUIPort: 8025,
+		WebWatch: getenv(EnvWebWatch) == "1" || getenv(EnvWebWatch) == "true"}
 	for _, o := range []struct {
 		env  string
 		port *int
 	}{{EnvPGPort, &c.PGPort}, {EnvKratosPublicPort, &c.KratosPublicPort}, {EnvKratosAdminPort, &c.KratosAdminPort},
-		{EnvGRPCPort, &c.GRPCPort}, {EnvGatewayPort, &c.GatewayPort}, {EnvOpsPort, &c.OpsPort}} {
+		{EnvGRPCPort, &c.GRPCPort}, {EnvGatewayPort, &c.GatewayPort}, {EnvOpsPort, &c.OpsPort},
+		{EnvWebPort, &c.WebPort}, {EnvVitePort, &c.VitePort}, {EnvMailpitSMTPPort, &c.MailpitSMTPPort}, {EnvMailpitUIPort, &c.MailpitUIPort}} {
 		v := getenv(o.env)
 		if v == "" {
 			continue

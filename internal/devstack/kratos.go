@@ -135,6 +135,10 @@ func (s *Stack) kratosEnv() ([]string, error) {
 		// which Kratos does not accept) must not stop Kratos from starting.
 		"LOG_LEVEL=info",
 	}, secrets...)
+	// The browser reaches Kratos through the one origin (web.go), and its
+	// mail goes to the local mailbox (mailpit.go).
+	env = append(env, s.cfg.kratosWebEnv()...)
+	env = append(env, "COURIER_SMTP_CONNECTION_URI="+s.cfg.courierSMTPURI())
 	return append(env, hook...), nil
 }
 

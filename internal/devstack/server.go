@@ -114,7 +114,7 @@ func (s *Stack) serverEnv() ([]string, error) {
 		"GATEWAY_SERVER_CA=" + grpc.CA,
 		"KRATOS_PUBLIC_URL=" + s.cfg.KratosPublicURL(),
 		"KRATOS_ADMIN_URL=" + s.cfg.KratosAdminURL(),
-		"ALLOWED_ORIGIN=http://127.0.0.1:8080",
+		"ALLOWED_ORIGIN=" + s.cfg.WebOrigin(),
 		"LOG_FORMAT=text",
 		"KRATOS_HOOK_KEY=" + key,
 	}, nil

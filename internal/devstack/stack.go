@@ -84,10 +84,16 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.checkServerLogin(ctx); err != nil {
 		return fmt.Errorf("health check: %w", err)
 	}
+	if err := s.upMailpit(ctx); err != nil {
+		return err
+	}
 	if err := s.upKratos(ctx); err != nil {
 		return err
 	}
 	if err := s.upServer(ctx); err != nil {
+		return err
+	}
+	if err := s.upWeb(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "stack healthy in %s\n\n", s.now().Sub(start).Round(time.Millisecond))
@@ -211,10 +217,16 @@ func (s *Stack) checkServerLogin(ctx context.Context) error {
 
 // Down stops every component and keeps the data.
 func (s *Stack) Down(ctx context.Context) error {
+	if err := s.downWeb(ctx); err != nil {
+		return err
+	}
 	if err := s.downServer(ctx); err != nil {
 		return err
 	}
 	if err := s.downKratos(ctx); err != nil {
+		return err
+	}
+	if err := s.downMailpit(ctx); err != nil {
 		return err
 	}
 	c, err := s.cluster()

@@ -47,7 +47,7 @@ func (s *Stack) Check(ctx context.Context) []ComponentStatus {
 	if pg.Healthy {
 		mig = s.checkMigrations(ctx, mig)
 	}
-	return []ComponentStatus{pg, mig, s.checkKratos(ctx), s.checkServer(ctx)}
+	return []ComponentStatus{pg, mig, s.checkKratos(ctx), s.checkServer(ctx), s.checkMailpit(ctx), s.checkWeb(ctx)}
 }
 
 func (s *Stack) checkMigrations(ctx context.Context, st ComponentStatus) ComponentStatus {
@@ -107,6 +107,8 @@ func (s *Stack) Env() {
 		{"KRATOS_DSN", s.cfg.DatabaseURL(RoleKratos, DBKratos)},
 		{"KRATOS_PUBLIC_URL", s.cfg.KratosPublicURL()},
 		{"KRATOS_ADMIN_URL", s.cfg.KratosAdminURL()},
+		{"GROUNDWORK_WEB_URL", s.cfg.WebOrigin()},
+		{"MAILPIT_URL", s.cfg.MailpitURL()},
 		{"GROUNDWORK_PKI_DIR", s.cfg.PKIDir()},
 	}
 	fmt.Fprintln(s.out, "# eval \"$(go tool mage dev:env)\"")

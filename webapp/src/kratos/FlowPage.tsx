@@ -10,6 +10,7 @@ import { interpret, nextFlowPath, type Outcome } from "./answers";
 import { FlowForm, Messages } from "./FlowForm";
 import { appPath, loginPath } from "../navigation";
 import { Card, Spinner } from "../components/ui";
+import { sessionKey } from "../session";
 
 interface Flow {
   id: string;
@@ -58,6 +59,7 @@ export function FlowPage({ kind, title, groupForms, footer, onDone, stateNote }:
           go(navigate, o.to);
           return;
         case "home":
+          qc.removeQueries({ queryKey: sessionKey });
           void navigate("/", { replace: true });
           return;
         case "signin":
@@ -76,7 +78,8 @@ export function FlowPage({ kind, title, groupForms, footer, onDone, stateNote }:
           setError(o.message);
           return;
         case "done":
-          void qc.invalidateQueries();
+          // Signed in, out, or changed: nothing cached before holds.
+          qc.removeQueries();
           if (onDone && current) {
             onDone(o, current);
             return;

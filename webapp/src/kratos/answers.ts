@@ -64,8 +64,13 @@ export function interpret(a: KratosAnswer, returnTo?: string): Outcome {
   };
 }
 
-/** The first continue_with item that opens another flow's UI, as an app path. */
+/**
+ * Where continue_with items lead: a flow UI to show first (Kratos lists the
+ * verification flow after a plain redirect to the return URL, but the user
+ * should see it), else the redirect.
+ */
 export function nextFlowPath(items: ContinueWith[]): string | undefined {
+  let redirect: string | undefined;
   for (const c of items) {
     switch (c.action) {
       case "show_verification_ui":
@@ -75,8 +80,8 @@ export function nextFlowPath(items: ContinueWith[]): string | undefined {
       case "show_recovery_ui":
         return `/recovery?flow=${encodeURIComponent(c.flow.id)}`;
       case "redirect_browser_to":
-        return c.redirect_browser_to;
+        redirect ??= c.redirect_browser_to;
     }
   }
-  return undefined;
+  return redirect;
 }

@@ -38,7 +38,7 @@ export function createFlow<K extends FlowKind>(kind: K, opts: { returnTo?: strin
   const returnTo = opts.returnTo || undefined;
   switch (kind) {
     case "login":
-      return frontend.createBrowserLoginFlow({ returnTo, refresh: opts.refresh }) as Promise<FlowTypes[K]>;
+      return frontend.createBrowserLoginFlow({ returnTo, refresh: opts.refresh || undefined }) as Promise<FlowTypes[K]>;
     case "registration":
       return frontend.createBrowserRegistrationFlow({ returnTo }) as Promise<FlowTypes[K]>;
     case "settings":
