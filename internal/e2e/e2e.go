@@ -54,13 +54,17 @@ type Scan struct {
 
 // Result is what the journey script reports on its last line.
 type Result struct {
-	OK        bool     `json:"ok"`
-	Failed    string   `json:"failed"`
-	Problems  []string `json:"problems"`
-	JourneyMS int      `json:"journeyMs"`
-	Steps     []Step   `json:"steps"`
-	A11y      []Scan   `json:"a11y"`
-	Email     string   `json:"email"`
+	OK       bool     `json:"ok"`
+	Failed   string   `json:"failed"`
+	Problems []string `json:"problems"`
+	// JourneyMS is the user's time: the whole run less the audits
+	// (AuditMS: axe scans and screenshots) between the steps.
+	JourneyMS int    `json:"journeyMs"`
+	TotalMS   int    `json:"totalMs"`
+	AuditMS   int    `json:"auditMs"`
+	Steps     []Step `json:"steps"`
+	A11y      []Scan `json:"a11y"`
+	Email     string `json:"email"`
 
 	InitialJS devstack.InitialJS `json:"-"`
 }
@@ -107,8 +111,8 @@ func (r Result) Check() error {
 
 // Report prints the summary lines.
 func (r Result) Report(w io.Writer) {
-	fmt.Fprintf(w, "journey: %.1f s (budget %s), %d steps, %d pages scanned by axe-core (%d serious or critical violations)\n",
-		r.Journey().Seconds(), JourneyBudget, len(r.Steps), len(r.A11y), r.serious())
+	fmt.Fprintf(w, "journey: %.1f s (budget %s), %d steps; %d pages scanned by axe-core (%d serious or critical violations) and photographed in another %.1f s (%.1f s in all)\n",
+		r.Journey().Seconds(), JourneyBudget, len(r.Steps), len(r.A11y), r.serious(), float64(r.AuditMS)/1000, float64(r.TotalMS)/1000)
 	if len(r.InitialJS.Files) > 0 {
 		fmt.Fprintf(w, "%s, %d files\n", r.InitialJS, len(r.InitialJS.Files))
 	}

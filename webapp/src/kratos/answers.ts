@@ -32,7 +32,13 @@ function isFlow(v: unknown): v is { id: string; ui: UiContainer } {
 /** interpret maps a Kratos answer (of a submission or a flow fetch) to what the UI does next. */
 export function interpret(a: KratosAnswer, returnTo?: string): Outcome {
   const body = a.body;
-  if (a.status === 200 && isFlow(body)) return { kind: "flow", flow: body };
+  if (a.status === 200 && isFlow(body)) {
+    // A finished step that opens another flow (recovery -> settings) says
+    // so in continue_with; follow it. Otherwise show the flow's new state.
+    const cw = (body as { continue_with?: ContinueWith[] }).continue_with ?? [];
+    if (cw.some((c) => c.action.startsWith("show_"))) return { kind: "done", continueWith: cw, returnTo };
+    return { kind: "flow", flow: body };
+  }
   if (a.status >= 200 && a.status < 300) {
     const cw = isObject(body) && Array.isArray(body.continue_with) ? (body.continue_with as ContinueWith[]) : [];
     return { kind: "done", continueWith: cw, returnTo };

@@ -100,6 +100,7 @@ export function KratosErrorPage() {
   const q = useQuery({
     queryKey: ["kratos-error", id],
     enabled: Boolean(id),
+    retry: false,
     queryFn: async () => {
       try {
         return await frontend.getFlowError({ id: id ?? "" });
