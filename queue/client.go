@@ -44,6 +44,14 @@ type Config struct {
 	Kinds []string
 	// Periodic jobs, enqueued by whichever client is the leader.
 	Periodic []PeriodicJob
+	// FetchCooldown is the default of QueueConfig.FetchCooldown, and also
+	// the least time between two "new job" notifications this client sends
+	// per queue when it enqueues: a worker idle between notifications finds
+	// new jobs only at its next poll. Default 100ms.
+	FetchCooldown time.Duration
+	// FetchPollInterval is the default of QueueConfig.FetchPollInterval.
+	// Default 1s.
+	FetchPollInterval time.Duration
 
 	// MaxAttempts of kinds that do not set theirs. Default DefaultMaxAttempts.
 	MaxAttempts int
@@ -101,11 +109,12 @@ type Config struct {
 type QueueConfig struct {
 	// MaxWorkers is how many of the queue's jobs this client runs at once.
 	MaxWorkers int
-	// FetchCooldown is the least time between two fetches (default 100ms):
-	// lower means lower latency under load and more queries.
+	// FetchCooldown is the least time between two fetches (default
+	// Config.FetchCooldown): lower means lower latency under load and more
+	// queries.
 	FetchCooldown time.Duration
 	// FetchPollInterval is how often to look for jobs when no notification
-	// came (default 1s).
+	// came (default Config.FetchPollInterval).
 	FetchPollInterval time.Duration
 }
 
@@ -161,6 +170,8 @@ func New(cfg Config) (*Client, error) {
 		FetchOnlyKnownKinds:         len(cfg.Kinds) > 0,
 		LeaderElectionDisabled:      len(cfg.Kinds) > 0,
 		TestOnly:                    cfg.StartMaintenanceAtOnce,
+		FetchCooldown:               cfg.FetchCooldown,
+		FetchPollInterval:           cfg.FetchPollInterval,
 		ReindexerSchedule:           river.NeverSchedule(),
 	}
 	if cfg.ReindexSchedule != nil {
@@ -243,6 +254,9 @@ func (cfg *Config) validate() error {
 				}
 			}
 		}
+	}
+	if cfg.FetchCooldown < 0 || cfg.FetchPollInterval < 0 {
+		add("FetchCooldown and FetchPollInterval must not be negative")
 	}
 	for name, d := range map[string]time.Duration{
 		"StopCancelWait": cfg.StopCancelWait, "MetricsTimeout": cfg.MetricsTimeout,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,6 +34,43 @@ const (
 type metrics struct {
 	enqueuedC, startedC, completedC, failedC, retriedC, discardedC, cancelledC, snoozedC *prometheus.CounterVec
 	duration                                                                             *prometheus.HistogramVec
+
+	// children caches each (kind, queue)'s series: resolving labels costs
+	// more than the increments themselves, on every job.
+	mu       sync.RWMutex
+	children map[kindQueue]*series
+}
+
+type kindQueue struct{ kind, queue string }
+
+// series are the metrics of one kind in one queue.
+type series struct {
+	enqueued, started, completed, failed, retried, discarded, cancelled, snoozed prometheus.Counter
+	duration                                                                     prometheus.Observer
+}
+
+func (m *metrics) series(kind, queue string) *series {
+	k := kindQueue{kind, queue}
+	m.mu.RLock()
+	s, ok := m.children[k]
+	m.mu.RUnlock()
+	if ok {
+		return s
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.children[k]; ok {
+		return s
+	}
+	s = &series{
+		enqueued: m.enqueuedC.WithLabelValues(kind, queue), started: m.startedC.WithLabelValues(kind, queue),
+		completed: m.completedC.WithLabelValues(kind, queue), failed: m.failedC.WithLabelValues(kind, queue),
+		retried: m.retriedC.WithLabelValues(kind, queue), discarded: m.discardedC.WithLabelValues(kind, queue),
+		cancelled: m.cancelledC.WithLabelValues(kind, queue), snoozed: m.snoozedC.WithLabelValues(kind, queue),
+		duration: m.duration.WithLabelValues(kind, queue),
+	}
+	m.children[k] = s
+	return s
 }
 
 func newMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, timeout time.Duration, log *slog.Logger) (*metrics, error) {
@@ -54,6 +92,7 @@ func newMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, timeout time.Dura
 			Help:    "Duration of job attempts, by kind and queue.",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, labels),
+		children: map[kindQueue]*series{},
 	}
 	cs := []prometheus.Collector{
 		m.enqueuedC, m.startedC, m.completedC, m.failedC, m.retriedC, m.discardedC, m.cancelledC, m.snoozedC,
@@ -69,13 +108,13 @@ func newMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, timeout time.Dura
 
 func (m *metrics) enqueued(kind, queue string) {
 	if m != nil {
-		m.enqueuedC.WithLabelValues(kind, queue).Inc()
+		m.series(kind, queue).enqueued.Inc()
 	}
 }
 
 func (m *metrics) started(kind, queue string) {
 	if m != nil {
-		m.startedC.WithLabelValues(kind, queue).Inc()
+		m.series(kind, queue).started.Inc()
 	}
 }
 
@@ -83,22 +122,22 @@ func (m *metrics) finished(row *rivertype.JobRow, o outcome, d time.Duration) {
 	if m == nil {
 		return
 	}
-	l := []string{row.Kind, row.Queue}
-	m.duration.WithLabelValues(l...).Observe(d.Seconds())
+	s := m.series(row.Kind, row.Queue)
+	s.duration.Observe(d.Seconds())
 	switch o {
 	case outcomeCompleted:
-		m.completedC.WithLabelValues(l...).Inc()
+		s.completed.Inc()
 	case outcomeSnoozed:
-		m.snoozedC.WithLabelValues(l...).Inc()
+		s.snoozed.Inc()
 	case outcomeCancelled:
-		m.failedC.WithLabelValues(l...).Inc()
-		m.cancelledC.WithLabelValues(l...).Inc()
+		s.failed.Inc()
+		s.cancelled.Inc()
 	case outcomeRetried:
-		m.failedC.WithLabelValues(l...).Inc()
-		m.retriedC.WithLabelValues(l...).Inc()
+		s.failed.Inc()
+		s.retried.Inc()
 	case outcomeDiscarded:
-		m.failedC.WithLabelValues(l...).Inc()
-		m.discardedC.WithLabelValues(l...).Inc()
+		s.failed.Inc()
+		s.discarded.Inc()
 	case outcomeInterrupted:
 		// Not a failure: River puts the job back without using an attempt.
 	}
