@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/groundwork-dev/groundwork/migrator v0.0.0
+	github.com/groundwork-dev/groundwork/queue v0.0.0
 	github.com/groundwork-dev/groundwork/server v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/magefile/mage v1.17.2
@@ -43,6 +44,8 @@ tool (
 )
 
 replace github.com/groundwork-dev/groundwork/migrator => ./migrator
+
+replace github.com/groundwork-dev/groundwork/queue => ./queue
 
 replace github.com/groundwork-dev/groundwork/server => ./server
 
