@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/devstack"
+	"github.com/groundwork-dev/groundwork/internal/e2e"
 	"github.com/groundwork-dev/groundwork/internal/protogen"
 	"github.com/groundwork-dev/groundwork/internal/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/toolbuild"
@@ -96,6 +98,12 @@ func (c Checks) GeneratedCurrent(ctx context.Context) error {
 	return workspace.CheckGenerated(ctx, c.Root, c.Generate)
 }
 
+// E2E runs the webapp's browser journey on a private stack (internal/e2e).
+func (c Checks) E2E(ctx context.Context) error {
+	_, err := e2e.Run(ctx, e2e.Options{Root: c.Root, Out: c.Out, Deps: c.Deps})
+	return err
+}
+
 // CI runs every check, continuing past failures so one run shows them all.
 func (c Checks) CI(ctx context.Context) error {
 	steps := []struct {
@@ -105,6 +113,8 @@ func (c Checks) CI(ctx context.Context) error {
 		{"lint", c.Lint},
 		{"generated code current", c.GeneratedCurrent},
 		{"test", func(ctx context.Context) error { return c.Test(ctx, true) }},
+		{"webapp", func(ctx context.Context) error { return devstack.CheckWebapp(ctx, c.Root, c.Out) }},
+		{"e2e", c.E2E},
 	}
 	var errs []error
 	var summary []string

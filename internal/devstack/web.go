@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -228,6 +229,12 @@ func MeasureInitialJS(dist string) (InitialJS, error) {
 // ensureDevweb builds the one-origin proxy when its sources changed.
 func (s *Stack) ensureDevweb(ctx context.Context) (string, error) {
 	bin := s.cfg.devwebBin()
+	// Parallel stacks (the stack tests) build it once.
+	unlock, err := flock(bin + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	want, err := sourceStamp(s.cfg.Root, filepath.Join("internal", "webproxy"))
 	if err != nil {
 		return "", err
@@ -387,4 +394,36 @@ func (c Config) kratosWebEnv() []string {
 		env = append(env, "SELFSERVICE_FLOWS_"+strings.ToUpper(f)+"_UI_URL="+o+"/"+f)
 	}
 	return env
+}
+
+// CheckWebapp is CI's webapp step: dependencies from the lockfile (npm ci
+// when stale), ESLint, the TypeScript compiler and the Vitest tests, then
+// the production build, whose initial JavaScript must stay in its budget.
+func CheckWebapp(ctx context.Context, root string, out io.Writer) error {
+	c := Config{Root: root}
+	printf := func(format string, a ...any) { fmt.Fprintf(out, format, a...) }
+	if err := ensureNodeModules(ctx, c, printf); err != nil {
+		return err
+	}
+	for _, script := range []string{"lint", "typecheck", "test"} {
+		fmt.Fprintf(out, "==> webapp: npm run %s\n", script)
+		start := time.Now()
+		if err := npm(ctx, c.WebappDir(), "run", script); err != nil {
+			return fmt.Errorf("webapp: npm run %s: %w", script, err)
+		}
+		fmt.Fprintf(out, "    ok (%s)\n", time.Since(start).Round(100*time.Millisecond))
+	}
+	fmt.Fprintln(out, "==> webapp: production build")
+	if _, err := EnsureWebapp(ctx, c, printf); err != nil {
+		return err
+	}
+	js, err := MeasureInitialJS(c.WebDist())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, js.String())
+	if js.OverBudget() {
+		return fmt.Errorf("webapp: %s: over budget (see docs/performance.md)", js)
+	}
+	return nil
 }
