@@ -1,0 +1,20 @@
+// Command registry serves the local OCI registry of the Kind cluster (plain
+// HTTP, storage on disk); `go tool mage kind:up` starts it detached. See
+// internal/registry.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/groundwork-dev/groundwork/internal/registry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := registry.Main(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,241 @@
+package deploy
+
+import (
+	"context"
+	"encoding/pem"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/images"
+	"github.com/groundwork-dev/groundwork/internal/manifests"
+)
+
+const root = "../.."
+
+// fakeKube records what deploy asks of the cluster.
+type fakeKube struct {
+	context string
+	mu      sync.Mutex
+	calls   []string // "apply <n objects>", "wait Kind/name for", "diff"
+	applied [][]byte
+}
+
+func (f *fakeKube) CurrentContext(context.Context) (string, error) { return f.context, nil }
+
+func (f *fakeKube) Apply(_ context.Context, y []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "apply")
+	f.applied = append(f.applied, y)
+	return nil
+}
+
+func (f *fakeKube) Diff(_ context.Context, y []byte) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "diff")
+	return "+ " + strings.SplitN(string(y), "\n", 2)[0], nil
+}
+
+func (f *fakeKube) Wait(_ context.Context, w manifests.Wait, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "wait "+w.Kind+"/"+w.Name+" "+w.For)
+	return nil
+}
+
+func (f *fakeKube) Get(context.Context, string, string, string, string) (string, bool, error) {
+	return "", false, nil
+}
+
+func (f *fakeKube) Restart(_ context.Context, ns, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "restart "+ns+"/"+name)
+	return nil
+}
+
+// randomImages builds a small random index per image name, standing in for
+// the real builds (which the images package tests).
+func randomImages(t *testing.T) (BuildFunc, *[]string) {
+	t.Helper()
+	var built []string
+	var mu sync.Mutex
+	return func(_ context.Context, name string) (v1.ImageIndex, error) {
+		mu.Lock()
+		built = append(built, name)
+		mu.Unlock()
+		return random.Index(256, 1, 2)
+	}, &built
+}
+
+// tlsRegistry is a registry over TLS with httptest's CA, reachable as
+// registry.example.com.
+func tlsRegistry(t *testing.T) images.Registry {
+	t.Helper()
+	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	addr := srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	return images.Registry{Prefix: "registry.example.com:" + port + "/groundwork", CAFile: ca, Transport: tr}
+}
+
+func TestProdRefusesAKindContext(t *testing.T) {
+	t.Parallel()
+	build, built := randomImages(t)
+	kube := &fakeKube{context: "kind-groundwork"}
+	var out strings.Builder
+	err := Prod{Root: root, Registry: images.Registry{Prefix: "registry.example.com/g"}, Build: build, Kube: kube, Out: &out}.Run(context.Background())
+	require.ErrorIs(t, err, ErrKindContext)
+	require.ErrorContains(t, err, `"kind-groundwork"`)
+	require.Empty(t, *built, "nothing is built for a refused context")
+	require.Empty(t, kube.calls)
+}
+
+func TestProdConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	_, _, err := ProdConfigFromEnv(env())
+	require.ErrorContains(t, err, "PROD_REGISTRY is not set")
+	_, _, err = ProdConfigFromEnv(env("PROD_REGISTRY", "localhost:5001/g"))
+	require.ErrorContains(t, err, "is a local registry")
+	_, _, err = ProdConfigFromEnv(env("PROD_REGISTRY", "https://r.example.com/g"))
+	require.ErrorContains(t, err, "without a scheme")
+	_, _, err = ProdConfigFromEnv(env("PROD_REGISTRY", "r.example.com/g", "DRY_RUN", "maybe"))
+	require.ErrorContains(t, err, "DRY_RUN=maybe")
+	reg, dry, err := ProdConfigFromEnv(env("PROD_REGISTRY", "r.example.com/g", "DRY_RUN", "1", "REGISTRY_CA_FILE", "/ca.pem"))
+	require.NoError(t, err)
+	require.True(t, dry)
+	require.Equal(t, images.Registry{Prefix: "r.example.com/g", CAFile: "/ca.pem"}, reg)
+}
+
+func TestProdDryRunPushesAndAppliesNothing(t *testing.T) {
+	t.Parallel()
+	build, built := randomImages(t)
+	kube := &fakeKube{context: "prod"}
+	var out strings.Builder
+	// A registry nobody listens on: a push would fail.
+	reg := images.Registry{Prefix: "registry.invalid/groundwork"}
+	err := Prod{Root: root, Registry: reg, Build: build, Kube: kube, DryRun: true, Out: &out}.Run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, images.Names, *built)
+	for _, c := range kube.calls {
+		require.Equal(t, "diff", c)
+	}
+	require.NotEmpty(t, kube.calls)
+	require.Contains(t, out.String(), "dry run: nothing was applied")
+	require.Contains(t, out.String(), "(dry run, not pushed)")
+}
+
+func TestProdPushesPinsAndAppliesInStages(t *testing.T) {
+	t.Parallel()
+	build, _ := randomImages(t)
+	reg := tlsRegistry(t)
+	kube := &fakeKube{context: "prod"}
+	var out strings.Builder
+	ctx := context.Background()
+	require.NoError(t, Prod{Root: root, Registry: reg, Build: build, Kube: kube, Out: &out}.Run(ctx))
+
+	// Every image was pushed and the applied manifests name exactly those
+	// digests.
+	all := strings.Join(func() (s []string) {
+		for _, b := range kube.applied {
+			s = append(s, string(b))
+		}
+		return s
+	}(), "\n")
+	for _, name := range images.Names {
+		var ref string
+		for line := range strings.SplitSeq(out.String(), "\n") {
+			if r, ok := strings.CutPrefix(line, "pushed "); ok && strings.Contains(r, "/groundwork/"+name+"@") {
+				ref = r
+			}
+		}
+		require.NotEmpty(t, ref, name)
+		_, err := reg.Pull(ctx, ref)
+		require.NoError(t, err, "pull back %s", ref)
+		require.Contains(t, all, "image: "+ref, name)
+	}
+	require.NotContains(t, all, "sha256:0000000000")
+
+	// Stage order: the migrator Job is waited for before any Deployment is
+	// applied.
+	calls := strings.Join(kube.calls, "\n")
+	migrator := strings.Index(calls, "wait Job/migrator-")
+	require.GreaterOrEqual(t, migrator, 0, calls)
+	require.Contains(t, calls, "condition=Complete")
+	lastApply := strings.LastIndex(calls, "apply")
+	require.Less(t, migrator, lastApply, "the Deployments' stage comes after the migration")
+	require.Contains(t, string(kube.applied[len(kube.applied)-1]), "kind: Deployment")
+	require.NotContains(t, string(kube.applied[len(kube.applied)-1]), "kind: Job")
+	require.Contains(t, calls, "wait Deployment/server rollout")
+}
+
+// kubectl itself, against a kubeconfig whose current context is a Kind
+// cluster: refused before anything is built or contacted.
+func TestProdWithKubectlRefusesKindContext(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	cfg := filepath.Join(t.TempDir(), "config")
+	require.NoError(t, os.WriteFile(cfg, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: kind-groundwork, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: kind-groundwork, user: {}}]
+contexts: [{name: kind-groundwork, context: {cluster: kind-groundwork, user: kind-groundwork}}]
+current-context: kind-groundwork
+`), 0o600))
+	k := Kubectl{Binary: "kubectl", Env: []string{"KUBECONFIG=" + cfg}}
+	build, built := randomImages(t)
+	err := Prod{Root: root, Registry: images.Registry{Prefix: "r.example.com/g"}, Build: build, Kube: k, Out: &strings.Builder{}}.Run(context.Background())
+	require.ErrorIs(t, err, ErrKindContext)
+	require.Empty(t, *built)
+
+	empty := filepath.Join(t.TempDir(), "empty")
+	require.NoError(t, os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
+	_, err = Kubectl{Env: []string{"KUBECONFIG=" + empty}}.CurrentContext(context.Background())
+	require.ErrorContains(t, err, "no current kube context")
+}
+
+func TestKubectlMissing(t *testing.T) {
+	t.Parallel()
+	_, err := Kubectl{Binary: "kubectl-that-does-not-exist"}.CurrentContext(context.Background())
+	require.ErrorIs(t, err, ErrNoKubectl)
+}
+
+func TestRenderPinnedRefusesWhatFailsTheChecks(t *testing.T) {
+	t.Parallel()
+	// Only some images pinned: the placeholder digests stay, which the
+	// checks accept as digests — but a tag is refused.
+	_, err := RenderPinned(filepath.Join(root, manifests.ProdOverlay), map[string]string{"server": "registry.example.com/groundwork/server:latest"}, true)
+	require.ErrorContains(t, err, "nothing was applied")
+	require.ErrorContains(t, err, "is not pinned by digest")
+}

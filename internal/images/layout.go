@@ -1,0 +1,31 @@
+package images
+
+import (
+	"fmt"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+func emptyIndex() v1.ImageIndex { return mutate.IndexMediaType(empty.Index, types.OCIImageIndex) }
+
+// WriteLayout writes idx as an OCI image layout in dir, replacing what was
+// there; `crane push --index dir ref` or `skopeo copy oci:dir ...` can
+// push it.
+func WriteLayout(dir string, idx v1.ImageIndex) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	p, err := layout.Write(dir, emptyIndex())
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", dir, err)
+	}
+	if err := p.AppendIndex(idx); err != nil {
+		return fmt.Errorf("writing %s: %w", dir, err)
+	}
+	return nil
+}
