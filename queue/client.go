@@ -106,6 +106,8 @@ type Config struct {
 }
 
 // QueueConfig configures one queue of a working client.
+//
+//nolint:revive // named like River's QueueConfig: queue.Queue would read as a queue, not its settings
 type QueueConfig struct {
 	// MaxWorkers is how many of the queue's jobs this client runs at once.
 	MaxWorkers int

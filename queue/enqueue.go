@@ -69,10 +69,10 @@ func (u *Unique) validate() error {
 		return errors.New("set at least one of ByArgs, ByQueue and Period (a Unique with none would allow one job of the kind, ever)")
 	}
 	if u.Period < 0 {
-		return fmt.Errorf("Period must not be negative, got %v", u.Period)
+		return fieldErr("Period", "must not be negative, got %v", u.Period)
 	}
 	if u.Period > 0 && u.Period < time.Second {
-		return fmt.Errorf("Period must be at least 1s, got %v", u.Period)
+		return fieldErr("Period", "must be at least 1s, got %v", u.Period)
 	}
 	return nil
 }
@@ -220,20 +220,20 @@ func (c *Client) insertOpts(k KindOptions, o *EnqueueOpts) (*river.InsertOpts, e
 		io.Tags = o.Tags
 	}
 	if err := validateQueueName(io.Queue); err != nil {
-		return nil, fmt.Errorf("Queue: %w", err)
+		return nil, fieldErr("Queue:", "%w", err)
 	}
 	if o.Priority < 0 || io.Priority < 1 || io.Priority > 4 {
-		return nil, fmt.Errorf("Priority must be between 1 and 4, got %d", o.Priority)
+		return nil, fieldErr("Priority", "must be between 1 and 4, got %d", o.Priority)
 	}
 	if o.MaxAttempts < 0 {
-		return nil, fmt.Errorf("MaxAttempts must not be negative, got %d", o.MaxAttempts)
+		return nil, fieldErr("MaxAttempts", "must not be negative, got %d", o.MaxAttempts)
 	}
 	if err := validateTags(o.Tags); err != nil {
-		return nil, fmt.Errorf("Tags: %w", err)
+		return nil, fieldErr("Tags:", "%w", err)
 	}
 	switch {
 	case o.In < 0:
-		return nil, fmt.Errorf("In must not be negative, got %v", o.In)
+		return nil, fieldErr("In", "must not be negative, got %v", o.In)
 	case o.In > 0 && !o.At.IsZero():
 		return nil, errors.New("set At or In, not both")
 	case o.In > 0:
@@ -244,12 +244,18 @@ func (c *Client) insertOpts(k KindOptions, o *EnqueueOpts) (*river.InsertOpts, e
 	u := k.Unique
 	if o.Unique != nil {
 		if err := o.Unique.validate(); err != nil {
-			return nil, fmt.Errorf("Unique: %w", err)
+			return nil, fieldErr("Unique:", "%w", err)
 		}
 		u = o.Unique
 	}
 	io.UniqueOpts = u.river()
 	return io, nil
+}
+
+// fieldErr starts an error with the name of the field at fault, spelled
+// as in the code.
+func fieldErr(field, format string, a ...any) error {
+	return fmt.Errorf("%s "+format, append([]any{field}, a...)...)
 }
 
 // first returns the first non-zero value.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,14 +112,16 @@ func startFaultWorker(t *testing.T, bin, url string) *faultWorker {
 	return w
 }
 
-// buildFaultWorker compiles queue/internal/faultworker with this test's
-// toolchain.
+// buildFaultWorker compiles queue/internal/faultworker with the go command
+// on PATH (the one running the tests).
 func buildFaultWorker(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "faultworker")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./internal/faultworker")
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the fault test builds its worker with the go command")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./internal/faultworker")
 	cmd.Env = os.Environ()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "build faultworker: %s", out)

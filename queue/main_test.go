@@ -92,13 +92,8 @@ func (b *testBundle) client(t *testing.T, edit func(*queue.Config)) *queue.Clien
 	return c
 }
 
-// asOwner runs sql as the schema owner (the migrator role): the server role
-// may not create tables, so test tables are made this way and granted.
-func (b *testBundle) asOwner(t *testing.T, sql string) {
-	t.Helper()
-	ownerSQL(t, b.db, sql)
-}
-
+// ownerSQL runs sql as the schema owner (the migrator role): the server
+// role may not create tables, so test tables are made this way and granted.
 func ownerSQL(t testing.TB, db *pgtest.DB, sql string) {
 	t.Helper()
 	ctx := context.Background()

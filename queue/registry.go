@@ -127,24 +127,24 @@ func registerCheck(r *Registry, kind string, nilHandler bool, opts KindOptions) 
 func (o KindOptions) validate() error {
 	if o.Queue != "" {
 		if err := validateQueueName(o.Queue); err != nil {
-			return fmt.Errorf("Queue: %w", err)
+			return fieldErr("Queue:", "%w", err)
 		}
 	}
 	if o.Priority != 0 && (o.Priority < 1 || o.Priority > 4) {
-		return fmt.Errorf("Priority must be between 1 and 4, got %d", o.Priority)
+		return fieldErr("Priority", "must be between 1 and 4, got %d", o.Priority)
 	}
 	if o.MaxAttempts < 0 {
-		return fmt.Errorf("MaxAttempts must not be negative, got %d", o.MaxAttempts)
+		return fieldErr("MaxAttempts", "must not be negative, got %d", o.MaxAttempts)
 	}
 	if o.Timeout < 0 && o.Timeout != NoTimeout {
-		return fmt.Errorf("Timeout must be positive, zero (the client's) or NoTimeout, got %v", o.Timeout)
+		return fieldErr("Timeout", "must be positive, zero (the client's) or NoTimeout, got %v", o.Timeout)
 	}
 	if err := validateRetry(o.Retry); err != nil {
-		return fmt.Errorf("Retry: %w", err)
+		return fieldErr("Retry:", "%w", err)
 	}
 	if o.Unique != nil {
 		if err := o.Unique.validate(); err != nil {
-			return fmt.Errorf("Unique: %w", err)
+			return fieldErr("Unique:", "%w", err)
 		}
 	}
 	return validateTags(o.Tags)

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -60,11 +59,11 @@ func (b Backoff) Delay(failures int) time.Duration {
 func (b Backoff) validate() error {
 	switch {
 	case b.Base <= 0:
-		return fmt.Errorf("Base must be positive, got %v", b.Base)
+		return fieldErr("Base", "must be positive, got %v", b.Base)
 	case b.Max < b.Base:
-		return fmt.Errorf("Max (%v) must be at least Base (%v)", b.Max, b.Base)
+		return fieldErr("Max", "(%v) must be at least Base (%v)", b.Max, b.Base)
 	case b.Jitter < 0 || b.Jitter >= 1 || math.IsNaN(b.Jitter):
-		return fmt.Errorf("Jitter must be in [0, 1), got %v", b.Jitter)
+		return fieldErr("Jitter", "must be in [0, 1), got %v", b.Jitter)
 	}
 	return nil
 }

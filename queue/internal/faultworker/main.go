@@ -42,8 +42,8 @@ func (c config) validate() error {
 	if c.databaseURL == "" {
 		errs = append(errs, errors.New("-database-url (or DATABASE_URL) is required"))
 	}
-	if c.workers < 1 {
-		errs = append(errs, fmt.Errorf("-workers must be positive, got %d", c.workers))
+	if c.workers < 1 || c.workers > 1000 {
+		errs = append(errs, fmt.Errorf("-workers must be between 1 and 1000, got %d", c.workers))
 	}
 	if c.rescueAfter <= c.jobTimeout {
 		errs = append(errs, fmt.Errorf("-rescue-after (%v) must exceed -job-timeout (%v)", c.rescueAfter, c.jobTimeout))
@@ -78,7 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func work(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
 	// A connection per worker, plus River's own (listener, fetches,
 	// completions, leadership).
-	pool, err := dbconn.Connect(ctx, cfg.databaseURL, func(pc *pgxpool.Config) { pc.MaxConns = int32(cfg.workers) + 4 })
+	pool, err := dbconn.Connect(ctx, cfg.databaseURL, func(pc *pgxpool.Config) {
+		pc.MaxConns = int32(cfg.workers) + 4 //nolint:gosec // validate bounds workers to 1000
+	})
 	if err != nil {
 		return err
 	}
