@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,8 @@ type serverOptions struct {
 	// databaseProxy puts a faultproxy between the server and PostgreSQL
 	// (server.dbProxy), so a test can take the database away.
 	databaseProxy bool
+	// operators is RIVERUI_OPERATORS: the identities River UI lets in.
+	operators []string
 }
 
 func ttl(d time.Duration) *time.Duration { return &d }
@@ -102,6 +105,9 @@ func startServer(t *testing.T, o serverOptions) *server {
 	}
 	if o.cacheTTL != nil {
 		env["SESSION_CACHE_TTL"] = o.cacheTTL.String()
+	}
+	if len(o.operators) > 0 {
+		env["RIVERUI_OPERATORS"] = strings.Join(o.operators, ",")
 	}
 
 	log := newServerLog()
@@ -232,7 +238,8 @@ func (s *server) accountCounts(t *testing.T, owner string) (live, all int) {
 // and assertions, and announces the "serving" line, which names the
 // addresses of the ports.
 type serverLog struct {
-	serving chan map[string]any
+	announce string // the message of the line to announce on serving
+	serving  chan map[string]any
 
 	mu      sync.Mutex
 	all     bytes.Buffer
@@ -240,7 +247,13 @@ type serverLog struct {
 	recs    []map[string]any
 }
 
-func newServerLog() *serverLog { return &serverLog{serving: make(chan map[string]any, 1)} }
+func newServerLog() *serverLog { return newProcessLog("serving") }
+
+// newProcessLog announces the first line with the message announce (the
+// worker's is "working").
+func newProcessLog(announce string) *serverLog {
+	return &serverLog{announce: announce, serving: make(chan map[string]any, 1)}
+}
 
 func (l *serverLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -255,7 +268,7 @@ func (l *serverLog) Write(p []byte) (int, error) {
 		var rec map[string]any
 		if err := json.Unmarshal(l.pending[:i], &rec); err == nil {
 			l.recs = append(l.recs, rec)
-			if rec["msg"] == "serving" {
+			if rec["msg"] == l.announce {
 				select {
 				case l.serving <- rec:
 				default:
