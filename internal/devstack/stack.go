@@ -93,6 +93,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.upServer(ctx); err != nil {
 		return err
 	}
+	if err := s.upWorker(ctx); err != nil {
+		return err
+	}
 	if err := s.upWeb(ctx); err != nil {
 		return err
 	}
@@ -218,6 +221,9 @@ func (s *Stack) checkServerLogin(ctx context.Context) error {
 // Down stops every component and keeps the data.
 func (s *Stack) Down(ctx context.Context) error {
 	if err := s.downWeb(ctx); err != nil {
+		return err
+	}
+	if err := s.downWorker(ctx); err != nil {
 		return err
 	}
 	if err := s.downServer(ctx); err != nil {

@@ -47,7 +47,7 @@ func (s *Stack) Check(ctx context.Context) []ComponentStatus {
 	if pg.Healthy {
 		mig = s.checkMigrations(ctx, mig)
 	}
-	return []ComponentStatus{pg, mig, s.checkKratos(ctx), s.checkServer(ctx), s.checkMailpit(ctx), s.checkWeb(ctx)}
+	return []ComponentStatus{pg, mig, s.checkKratos(ctx), s.checkServer(ctx), s.checkWorker(ctx), s.checkMailpit(ctx), s.checkWeb(ctx)}
 }
 
 func (s *Stack) checkMigrations(ctx context.Context, st ComponentStatus) ComponentStatus {

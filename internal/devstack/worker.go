@@ -1,0 +1,123 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// EnvWorkerOpsPort overrides the worker's ops port.
+const EnvWorkerOpsPort = "GROUNDWORK_WORKER_OPS_PORT"
+
+// workerOpsPort is the worker's ops port: GROUNDWORK_WORKER_OPS_PORT when
+// set, else the server's ops port + 1 — 27001 by default, and a port next
+// to the free one a private stack picked for the server.
+//
+// It reads the variable itself because Config has no field for it yet;
+// the field belongs in ConfigFromEnv with the other ports.
+func (c Config) workerOpsPort() (int, error) {
+	v := os.Getenv(EnvWorkerOpsPort)
+	if v == "" {
+		return c.OpsPort + 1, nil
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1024 || p > 65535 {
+		return 0, fmt.Errorf("%s=%q: want a port number from 1024 to 65535", EnvWorkerOpsPort, v)
+	}
+	return p, nil
+}
+
+// WorkerOpsAddr is the worker's ops (health, metrics) listen address.
+func (c Config) WorkerOpsAddr() (string, error) {
+	p, err := c.workerOpsPort()
+	if err != nil {
+		return "", err
+	}
+	return c.addr(p), nil
+}
+
+func (c Config) workerRunDir() string { return filepath.Join(c.StateDir(), "worker") }
+
+// workerShutdownTimeout fits the worker's graceful shutdown into the 20 s
+// process.stop waits before it kills.
+const workerShutdownTimeout = "15s"
+
+func (s *Stack) workerEnv(opsAddr string) []string {
+	return []string{
+		"OPS_ADDR=" + opsAddr,
+		"DATABASE_URL=" + s.cfg.DatabaseURL(RoleServer, DBApp),
+		"KRATOS_ADMIN_URL=" + s.cfg.KratosAdminURL(),
+		"SHUTDOWN_TIMEOUT=" + workerShutdownTimeout,
+		"LOG_FORMAT=text",
+	}
+}
+
+// workerProcess is `server worker`: the same binary as the server.
+func (s *Stack) workerProcess(bin, opsAddr string, env []string) *process {
+	return &process{
+		name:    "worker",
+		bin:     bin,
+		args:    []string{"worker"},
+		env:     env,
+		dir:     s.cfg.Root,
+		logFile: filepath.Join(s.cfg.LogDir(), "worker.log"),
+		pidFile: filepath.Join(s.cfg.workerRunDir(), "worker.pid"),
+		ports:   []string{opsAddr},
+		ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+opsAddr+"/readyz") },
+	}
+}
+
+// upWorker runs the worker next to the server, from the server's binary
+// (built by upServer when its sources changed); a running worker of an
+// older build or another environment is restarted.
+func (s *Stack) upWorker(ctx context.Context) error {
+	opsAddr, err := s.cfg.WorkerOpsAddr()
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	bin, err := s.ensureServerBinary(ctx)
+	if err != nil {
+		return err
+	}
+	started, err := s.workerProcess(bin, opsAddr, s.workerEnv(opsAddr)).start(ctx)
+	if err != nil {
+		return err
+	}
+	if started {
+		fmt.Fprintf(s.out, "worker        started: ops http://%s\n", opsAddr)
+	}
+	return nil
+}
+
+func (s *Stack) downWorker(ctx context.Context) error {
+	p := s.workerProcess(s.cfg.serverBin(), "", nil)
+	if _, ok := p.pid(); !ok {
+		return nil
+	}
+	if err := p.stop(ctx); err != nil {
+		return fmt.Errorf("worker: stop: %w", err)
+	}
+	fmt.Fprintln(s.out, "worker        stopped")
+	return nil
+}
+
+func (s *Stack) checkWorker(ctx context.Context) ComponentStatus {
+	st := ComponentStatus{Name: "worker", State: "stopped", Health: "not running (go tool mage dev:up)"}
+	opsAddr, err := s.cfg.WorkerOpsAddr()
+	if err != nil {
+		st.Health = err.Error()
+		return st
+	}
+	st.Address = "ops " + opsAddr
+	if pid, ok := s.workerProcess(s.cfg.serverBin(), opsAddr, nil).pid(); ok {
+		st.State = fmt.Sprintf("running (pid %d)", pid)
+		if err := httpOK(ctx, "http://"+opsAddr+"/readyz"); err != nil {
+			st.Health = err.Error()
+		} else {
+			st.Health, st.Healthy = "ready (database reachable, queue running)", true
+		}
+	}
+	return st
+}
