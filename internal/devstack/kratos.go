@@ -138,7 +138,10 @@ func (s *Stack) kratosEnv() ([]string, error) {
 	// The browser reaches Kratos through the one origin (web.go), and its
 	// mail goes to the local mailbox (mailpit.go).
 	env = append(env, s.cfg.kratosWebEnv()...)
-	env = append(env, "COURIER_SMTP_CONNECTION_URI="+s.cfg.courierSMTPURI())
+	env = append(env, "COURIER_SMTP_CONNECTION_URI="+s.cfg.courierSMTPURI(),
+		// The courier looks for queued mail every second by default; a
+		// code should be in the mailbox by the time the page asks for it.
+		"COURIER_WORKER_PULL_WAIT=200ms")
 	return append(env, hook...), nil
 }
 
