@@ -219,8 +219,12 @@ func (c *Client) insertOpts(k KindOptions, o *EnqueueOpts) (*river.InsertOpts, e
 	if o.Tags != nil {
 		io.Tags = o.Tags
 	}
-	if err := validateQueueName(io.Queue); err != nil {
-		return nil, fieldErr("Queue:", "%w", err)
+	// The kind's queue was checked at registration; only an override needs
+	// the (comparatively slow) pattern match.
+	if o.Queue != "" {
+		if err := validateQueueName(o.Queue); err != nil {
+			return nil, fieldErr("Queue:", "%w", err)
+		}
 	}
 	if o.Priority < 0 || io.Priority < 1 || io.Priority > 4 {
 		return nil, fieldErr("Priority", "must be between 1 and 4, got %d", o.Priority)
