@@ -189,7 +189,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res, perr := ParseResult(buf.String())
 	res.InitialJS = js
 	if perr != nil {
-		return res, fmt.Errorf("e2e: %w (node: %v)", perr, runErr)
+		return res, fmt.Errorf("e2e: %w (node: %w)", perr, runErr)
 	}
 	res.Report(o.Out)
 	fmt.Fprintf(o.Out, "screenshots: %s\n", shots)

@@ -153,19 +153,19 @@ func TestNginxAnswersLikeTheProxy(t *testing.T) {
 	ngx := startNginx(t, bin, b)
 
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	type answer struct {
+	type seenAnswer struct {
 		Status                    int
 		Body                      string
 		CacheControl, CSP, RefPol string
 		Nosniff, Frame            string
 	}
-	ask := func(base, p string) answer {
+	ask := func(base, p string) seenAnswer {
 		resp, err := client.Get(base + p)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
-		a := answer{Status: resp.StatusCode, CacheControl: resp.Header.Get("Cache-Control"), CSP: resp.Header.Get("Content-Security-Policy"),
+		a := seenAnswer{Status: resp.StatusCode, CacheControl: resp.Header.Get("Cache-Control"), CSP: resp.Header.Get("Content-Security-Policy"),
 			RefPol: resp.Header.Get("Referrer-Policy"), Nosniff: resp.Header.Get("X-Content-Type-Options"), Frame: resp.Header.Get("X-Frame-Options")}
 		var s seen
 		switch {

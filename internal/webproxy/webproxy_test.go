@@ -83,7 +83,13 @@ func mustURL(t *testing.T, raw string) *url.URL {
 	return u
 }
 
-func get(t *testing.T, url string) (*http.Response, string) {
+// answer is a response read whole.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, url string) (answer, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	require.NoError(t, err)
@@ -92,7 +98,7 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp, string(b)
+	return answer{StatusCode: resp.StatusCode, Header: resp.Header}, string(b)
 }
 
 func TestMatch(t *testing.T) {
