@@ -31,7 +31,7 @@ type workerOptions struct {
 	identities jobs.IdentityLister
 	// queue adjusts the queue configuration (tests: maintenance at once,
 	// faster polling).
-	queue func(*queue.Config)
+	queue   func(*queue.Config)
 	started func(WorkerAddrs) // called once the queue runs and the ops port listens
 }
 

@@ -279,5 +279,3 @@ func TestWorkerFailsOnARejectedLogin(t *testing.T) {
 	require.Contains(t, stderr.String(), `"msg":"worker failed"`)
 	require.Contains(t, stderr.String(), "--database-url")
 }
-
-

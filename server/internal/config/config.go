@@ -349,7 +349,7 @@ func isUUID(s string) bool {
 				return false
 			}
 		default:
-			if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
 				return false
 			}
 		}

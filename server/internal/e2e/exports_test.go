@@ -38,7 +38,9 @@ func startWorker(t *testing.T, s *server, k *kratostest.Kratos) *worker {
 	log := newProcessLog("working")
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
-	go func() { exited <- cli.Run(ctx, []string{"worker"}, func(k string) string { return env[k] }, io.Discard, log) }()
+	go func() {
+		exited <- cli.Run(ctx, []string{"worker"}, func(k string) string { return env[k] }, io.Discard, log)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
