@@ -64,7 +64,10 @@ describe("FlowForm", () => {
     render(<FlowForm label="Sign in" nodes={loginFlow().ui.nodes} onSubmit={onSubmit} />);
     await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
     expect(screen.getByRole("button", { name: "Sign in" })).toBeDisabled();
-    act(() => finish());
+    await act(async () => {
+      finish();
+      await Promise.resolve();
+    });
     await vi.waitFor(() => expect(screen.getByRole("button", { name: "Sign in" })).toBeEnabled());
   });
 });
