@@ -505,3 +505,16 @@ func TestExternalSecretsAreDocumented(t *testing.T) {
 		require.True(t, found, "docs/kubernetes.md has no `kubectl -n %s create secret ... %s ...` line naming keys %v", e.Namespace, e.Name, e.Keys)
 	}
 }
+
+// Kratos runs with --dev (cookies without Secure, for the plain-HTTP local
+// origin) in the Kind cluster only.
+func TestKratosDevModeOnlyInKind(t *testing.T) {
+	t.Parallel()
+	for overlay, want := range map[string]bool{DevOverlay: true, ProdOverlay: false} {
+		for _, d := range decoded(t, overlay).Deployments {
+			if d.Name == "kratos" {
+				require.Equal(t, want, slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--dev"), overlay)
+			}
+		}
+	}
+}
