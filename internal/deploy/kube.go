@@ -132,7 +132,7 @@ func (k Kubectl) Diff(ctx context.Context, yaml []byte) (string, error) {
 
 // Wait implements Kube.
 func (k Kubectl) Wait(ctx context.Context, w manifests.Wait, timeout time.Duration) error {
-	res := strings.ToLower(w.Kind) + "/" + w.Name
+	res := w.Resource()
 	var args []string
 	if w.For == manifests.Rollout {
 		args = []string{"rollout", "status", res, "--timeout=" + timeout.String()}

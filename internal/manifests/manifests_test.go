@@ -276,6 +276,18 @@ func TestMigrationsCompleteBeforeDeployments(t *testing.T) {
 			}
 		}
 		require.Equal(t, Rollout, waits["Deployment/server"])
+		for _, st := range stages {
+			for _, w := range st.Waits {
+				switch w.Kind {
+				case "Cluster":
+					require.Equal(t, "cluster.postgresql.cnpg.io/postgres", w.Resource())
+				case "Deployment":
+					require.Equal(t, "deployment/"+w.Name, w.Resource())
+				case "ClusterBundle":
+					require.Equal(t, "clusterbundle.trust-manager.io/"+w.Name, w.Resource())
+				}
+			}
+		}
 		require.Equal(t, StageNamespaces, stages[0].Name)
 	}
 }

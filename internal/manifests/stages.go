@@ -14,6 +14,19 @@ import (
 type Wait struct {
 	Kind, Namespace, Name string
 	For                   string
+	// Group is the kind's API group ("" for the core group and apps,
+	// batch, ...: kubectl knows those by kind alone).
+	Group string
+}
+
+// Resource is the name kubectl takes: kind.group/name, qualified for the
+// operators' kinds so that another "Cluster" kind cannot be meant.
+func (w Wait) Resource() string {
+	r := strings.ToLower(w.Kind)
+	if w.Group != "" {
+		r += "." + w.Group
+	}
+	return r + "/" + w.Name
 }
 
 // Rollout waits until a Deployment's new pods are all ready.
@@ -72,7 +85,11 @@ func Stages(objs []Object) []Stage {
 		st := byName[name]
 		st.Objects = append(st.Objects, o)
 		if wait != "" {
-			st.Waits = append(st.Waits, Wait{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, For: wait})
+			group, _, _ := strings.Cut(o.APIVersion, "/")
+			if !strings.Contains(group, ".") || strings.HasSuffix(group, ".k8s.io") {
+				group = "" // core, apps, batch, networking.k8s.io, ...
+			}
+			st.Waits = append(st.Waits, Wait{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, For: wait, Group: group})
 		}
 	}
 	var out []Stage
