@@ -190,5 +190,9 @@ func TestRiverMaintenanceAsServer(t *testing.T) {
 			}
 			return false
 		}, 20*time.Second, 50*time.Millisecond, "the reindexer fails as the server role")
+
+		// The owner can, as docs/database.md tells operators to.
+		_, err := b.m.Pool().Exec(ctx, "REINDEX INDEX CONCURRENTLY river_job_prioritized_fetching_index")
+		require.NoError(t, err)
 	})
 }
