@@ -322,7 +322,7 @@ func TestWebappImageOnAPinnedBase(t *testing.T) {
 
 	cache := filepath.Join(t.TempDir(), "base")
 	p := Project{Root: "testdata", Platforms: Platforms, Base: reg, NginxBase: baseRef, Cache: cache,
-		Dist: "testdata/webapp/dist", Log: io.Discard}
+		Dist: "testdata/webapp/site", Log: io.Discard}
 	// testdata/webapp/nginx is the stand-in for webapp/nginx.
 	idx, err := p.Image(ctx, "webapp")
 	require.NoError(t, err)
@@ -371,7 +371,7 @@ func TestWebappRefusesARootBase(t *testing.T) {
 	require.NoError(t, err)
 	pc := Platforms[0]
 	base := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &pc}})
-	_, err = BuildWebapp(base, Webapp{Dist: "testdata/webapp/dist", Nginx: "testdata/webapp/nginx"}, Platforms[:1])
+	_, err = BuildWebapp(base, Webapp{Dist: "testdata/webapp/site", Nginx: "testdata/webapp/nginx"}, Platforms[:1])
 	require.ErrorContains(t, err, "runs as root")
 }
 
