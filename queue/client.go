@@ -88,6 +88,8 @@ type Config struct {
 	MetricsTimeout time.Duration
 
 	// Clock replaces the wall clock (tests). Default: the wall clock.
+	// Periodic schedules follow it too, so a stopped test clock also stops
+	// them: test periodic jobs on the wall clock.
 	Clock Clock
 	// ID names this client in job attempts and leader election; it must be
 	// unique among running clients. Default: host name and start time.

@@ -27,7 +27,7 @@ const workTimeout = 30 * time.Second
 // The job runs through River's executor in a short-lived client built from
 // c's configuration, restricted to kind, with one worker: handlers,
 // timeouts, retry policy and CompleteTx behave as in production. c itself
-// need not be started.
+// need not be started; its metrics do not count these jobs.
 func WorkOne(t testing.TB, c *queue.Client, kind string) queue.JobInfo {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
