@@ -89,17 +89,20 @@ func EnsureWebapp(ctx context.Context, c Config, out func(format string, a ...an
 	return true, nil
 }
 
-// ensureNodeModules runs npm ci when package-lock.json or Node's version
-// changed since the last install.
+// ensureNodeModules runs npm ci when package-lock.json or Node changed
+// since the last install.
 func ensureNodeModules(ctx context.Context, c Config, out func(format string, a ...any)) error {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return fmt.Errorf("webapp: node is not installed: the webapp needs Node.js 20.19 or newer with npm (https://nodejs.org, or your distribution's nodejs package if it is new enough): %w", err)
 	}
-	ver, err := exec.CommandContext(ctx, node, "--version").Output()
+	// Node's identity without running it (a warm dev:up stays fast): an
+	// upgraded Node is another file.
+	fi, err := os.Stat(node)
 	if err != nil {
-		return fmt.Errorf("webapp: node --version: %w", err)
+		return fmt.Errorf("webapp: %w", err)
 	}
+	ver := fmt.Appendf(nil, "%s %d %d\n", node, fi.Size(), fi.ModTime().UnixNano())
 	lock, err := os.ReadFile(filepath.Join(c.WebappDir(), "package-lock.json"))
 	if err != nil {
 		return fmt.Errorf("webapp: %w", err)
