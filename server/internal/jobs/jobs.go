@@ -80,14 +80,14 @@ func NewRegistry(d Deps) (*queue.Registry, error) {
 		d.Now = time.Now
 	}
 	reg := queue.NewRegistry()
-	for kind, err := range map[string]error{
-		KindExport:         queue.Register(reg, exporter{d}.work, exportOptions),
-		KindPurge:          queue.Register(reg, purger{d}.work, purgeOptions),
-		KindReconcileUsers: queue.Register(reg, reconciler{d}.work, reconcileOptions),
-	} {
-		if err != nil {
-			return nil, fmt.Errorf("jobs: register %s: %w", kind, err)
-		}
+	if err := queue.Register(reg, exporter{d}.work, exportOptions); err != nil {
+		return nil, fmt.Errorf("jobs: register %s: %w", KindExport, err)
+	}
+	if err := queue.Register(reg, purger{d}.work, purgeOptions); err != nil {
+		return nil, fmt.Errorf("jobs: register %s: %w", KindPurge, err)
+	}
+	if err := queue.Register(reg, reconciler{d}.work, reconcileOptions); err != nil {
+		return nil, fmt.Errorf("jobs: register %s: %w", KindReconcileUsers, err)
 	}
 	return reg, nil
 }

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -57,8 +56,7 @@ func (k *KratosIdentities) ListIdentities(ctx context.Context, pageToken string)
 		_ = resp.Body.Close()
 	}
 	if err != nil {
-		var apiErr *ory.GenericOpenAPIError
-		if errors.As(err, &apiErr) && resp != nil {
+		if resp != nil {
 			return nil, "", fmt.Errorf("GET /admin/identities: %s: %w", resp.Status, err)
 		}
 		return nil, "", fmt.Errorf("GET /admin/identities: %w", err)
