@@ -9,7 +9,9 @@
 // API and browser flows, and call every RPC over gRPC (mTLS, session token
 // or Bearer) and over the HTTP/JSON gateway (X-Session-Token, Bearer, or the
 // browser's session cookie with the CSRF rules), asserting the answers and
-// the rows in PostgreSQL.
+// the rows in PostgreSQL. Tests of background work also run the real
+// `server worker` on the same database (exports_test.go: exports end to end,
+// the periodic user reconciliation) and River UI on serve's ops port.
 //
 //	cd server && go test ./internal/e2e/
 package e2e
