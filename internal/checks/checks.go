@@ -64,10 +64,10 @@ func (c Checks) Lint(ctx context.Context) error {
 }
 
 // Test runs every module's tests against real PostgreSQL (installed first
-// when missing). count=1 in CI: the tests talk to servers, whose state the
+// when missing, as is nginx for the webapp's configuration test). count=1 in CI: the tests talk to servers, whose state the
 // test cache cannot see.
 func (c Checks) Test(ctx context.Context, fresh bool) error {
-	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL()); err != nil {
+	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx()); err != nil {
 		return err
 	}
 	args := []string{"test"}

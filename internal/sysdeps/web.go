@@ -24,3 +24,21 @@ func Chromium() Package {
 		},
 	}
 }
+
+// Nginx is the production web server of the webapp; the test that runs its
+// configuration beside the local proxy (internal/webproxy) needs the binary.
+// Debian's package does not start a server when no init system runs it, and
+// the test runs its own on a free port.
+func Nginx() Package {
+	return Package{
+		Name: "nginx",
+		Why:  "the webapp's nginx configuration is tested in real nginx",
+		Installed: func() bool {
+			if _, err := exec.LookPath("nginx"); err == nil {
+				return true
+			}
+			_, err := os.Stat("/usr/sbin/nginx")
+			return err == nil
+		},
+	}
+}
