@@ -5,6 +5,7 @@
 package faultproxy
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -48,7 +49,7 @@ func (p *Proxy) Up(t testing.TB) {
 	if p.lis != nil {
 		return
 	}
-	lis, err := net.Listen("tcp", p.addr)
+	lis, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", p.addr)
 	if err != nil {
 		t.Fatalf("faultproxy: listen on %s: %v", p.addr, err)
 	}
@@ -81,7 +82,7 @@ func (p *Proxy) Down() {
 }
 
 func (p *Proxy) forward(client net.Conn) {
-	server, err := net.Dial("tcp", p.target)
+	server, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		client.Close()
 		return
