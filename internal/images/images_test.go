@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/require"
@@ -394,4 +395,24 @@ func TestUnknownImage(t *testing.T) {
 	t.Parallel()
 	_, err := Project{Log: io.Discard}.Image(context.Background(), "nope")
 	require.ErrorContains(t, err, `no image "nope"`)
+}
+
+// A saved layout is the index itself: same digest, pushable with
+// `crane push --index`.
+func TestWriteLayoutKeepsTheDigest(t *testing.T) {
+	t.Parallel()
+	idx := buildHello(t, Platforms[:1])
+	dir := filepath.Join(t.TempDir(), "hello")
+	require.NoError(t, WriteLayout(dir, idx))
+	p, err := layout.FromPath(dir)
+	require.NoError(t, err)
+	got, err := p.ImageIndex()
+	require.NoError(t, err)
+	want, _ := idx.Digest()
+	d, _ := got.Digest()
+	require.Equal(t, want, d)
+	im, err := got.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, im.Manifests, 1)
+	require.Equal(t, "amd64", im.Manifests[0].Platform.Architecture)
 }

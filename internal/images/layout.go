@@ -14,17 +14,13 @@ import (
 func emptyIndex() v1.ImageIndex { return mutate.IndexMediaType(empty.Index, types.OCIImageIndex) }
 
 // WriteLayout writes idx as an OCI image layout in dir, replacing what was
-// there; `crane push --index dir ref` or `skopeo copy oci:dir ...` can
-// push it.
+// there: its index.json is idx itself (same bytes, same digest), so
+// `crane push --index dir ref` pushes exactly this index.
 func WriteLayout(dir string, idx v1.ImageIndex) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	p, err := layout.Write(dir, emptyIndex())
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", dir, err)
-	}
-	if err := p.AppendIndex(idx); err != nil {
+	if _, err := layout.Write(dir, idx); err != nil {
 		return fmt.Errorf("writing %s: %w", dir, err)
 	}
 	return nil
