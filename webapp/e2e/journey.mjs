@@ -202,7 +202,10 @@ try {
   let accountURL;
   await step("create an account (a field error first)", async () => {
     await page.getByRole("button", { name: "Create account" }).click();
-    const err = page.locator("#" + (await page.getByLabel("New account name").getAttribute("aria-describedby")));
+    // The server's field violation appears under the field, tied to it.
+    const field = page.getByLabel("New account name");
+    await page.locator('input[name="name"][aria-invalid="true"]').waitFor();
+    const err = page.locator("#" + (await field.getAttribute("aria-describedby")));
     await err.filter({ hasText: /must not be empty/ }).waitFor();
     await scan(page, "home-field-error");
     await page.getByLabel("New account name").fill("Savings");
