@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -113,9 +114,34 @@ func (r Result) Check() error {
 func (r Result) Report(w io.Writer) {
 	fmt.Fprintf(w, "journey: %.1f s (budget %s), %d steps; %d pages scanned by axe-core (%d serious or critical violations) and photographed in another %.1f s (%.1f s in all)\n",
 		r.Journey().Seconds(), JourneyBudget, len(r.Steps), len(r.A11y), r.serious(), float64(r.AuditMS)/1000, float64(r.TotalMS)/1000)
+	if minor := r.minorViolations(); minor != "" {
+		fmt.Fprintf(w, "axe-core, below serious (not failing): %s\n", minor)
+	}
 	if len(r.InitialJS.Files) > 0 {
 		fmt.Fprintf(w, "%s, %d files\n", r.InitialJS, len(r.InitialJS.Files))
 	}
+}
+
+// minorViolations lists the moderate and minor rules that failed, with the
+// number of pages each failed on.
+func (r Result) minorViolations() string {
+	count := map[string]int{}
+	for _, s := range r.A11y {
+		for _, v := range s.Violations {
+			if !strings.HasPrefix(v, "serious ") && !strings.HasPrefix(v, "critical ") {
+				count[v]++
+			}
+		}
+	}
+	keys := make([]string, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = fmt.Sprintf("%s on %d pages", k, count[k])
+	}
+	return strings.Join(keys, ", ")
 }
 
 func (r Result) serious() int {

@@ -29,6 +29,7 @@ func TestParseResultAndCheck(t *testing.T) {
 	r.Report(&buf)
 	require.Contains(t, buf.String(), "journey: 8.1 s (budget 20s), 1 steps; 1 pages scanned by axe-core (0 serious or critical violations) and photographed in another 0.9 s (9.0 s in all)")
 	require.Contains(t, buf.String(), "initial JS: 100.0 KB gzip (budget 150 KB)")
+	require.Contains(t, buf.String(), "axe-core, below serious (not failing): moderate region on 1 pages")
 
 	_, err = ParseResult("node crashed\n")
 	require.ErrorContains(t, err, "no result line")
