@@ -35,7 +35,8 @@ type Options struct {
 	Root string // repository root
 	Out  io.Writer
 	Deps *sysdeps.Installer
-	// Chromium is the browser binary; default sysdeps.ChromiumPath.
+	// Chromium is the browser binary; default sysdeps.ChromiumPath, else
+	// chromium on PATH.
 	Chromium string
 }
 
@@ -157,11 +158,16 @@ func ScreenshotDir(root string) string { return filepath.Join(root, ".dev", "e2e
 
 // Run runs the whole thing and fails on any failed step, problem or budget.
 func Run(ctx context.Context, o Options) (Result, error) {
-	if o.Chromium == "" {
-		o.Chromium = sysdeps.ChromiumPath
-	}
 	if err := o.Deps.Ensure(ctx, sysdeps.Chromium()); err != nil {
 		return Result{}, err
+	}
+	if o.Chromium == "" {
+		o.Chromium = sysdeps.ChromiumPath
+		if _, err := os.Stat(o.Chromium); err != nil {
+			if p, err := exec.LookPath("chromium"); err == nil {
+				o.Chromium = p
+			}
+		}
 	}
 	root, err := filepath.Abs(o.Root)
 	if err != nil {

@@ -119,7 +119,7 @@ function Accounts() {
 export function HomePage() {
   return (
     <div className="flex flex-col gap-6">
-      <h1 className="text-2xl font-semibold tracking-tight">Welcome back</h1>
+      <h1 className="text-2xl font-semibold tracking-tight">Welcome</h1>
       <Profile />
       <Accounts />
     </div>
