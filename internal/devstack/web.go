@@ -61,9 +61,8 @@ func EnsureWebapp(ctx context.Context, c Config, out func(format string, a ...an
 		return false, err
 	}
 	defer unlock()
-	if err := ensureNodeModules(ctx, c, out); err != nil {
-		return false, err
-	}
+	// The stamp covers package-lock.json: a current build needs neither
+	// node_modules nor Node.
 	want, err := webSourceStamp(c.WebappDir())
 	if err != nil {
 		return false, err
@@ -73,6 +72,9 @@ func EnsureWebapp(ctx context.Context, c Config, out func(format string, a ...an
 		if _, err := os.Stat(filepath.Join(c.WebDist(), "index.html")); err == nil {
 			return false, nil
 		}
+	}
+	if err := ensureNodeModules(ctx, c, out); err != nil {
+		return false, err
 	}
 	start := time.Now()
 	if err := npm(ctx, c.WebappDir(), "run", "build"); err != nil {
