@@ -73,7 +73,7 @@ func (p Project) Image(ctx context.Context, name string) (v1.ImageIndex, error) 
 	fmt.Fprintf(p.Log, "building webapp for %s on %s\n", platformList(p.Platforms), ref)
 	base, err := p.Base.LoadOrPull(ctx, ref, cache)
 	if err != nil {
-		return nil, fmt.Errorf("webapp: %w", err)
+		return nil, err
 	}
 	return BuildWebapp(base, Webapp{Dist: dist, Nginx: filepath.Join(p.Root, "webapp", "nginx"), Source: Source}, p.Platforms)
 }
