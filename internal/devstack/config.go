@@ -28,6 +28,7 @@ const (
 	EnvGRPCPort         = "GROUNDWORK_GRPC_PORT"
 	EnvGatewayPort      = "GROUNDWORK_GATEWAY_PORT"
 	EnvOpsPort          = "GROUNDWORK_OPS_PORT"
+	EnvWorkerOpsPort    = "GROUNDWORK_WORKER_OPS_PORT"
 	// The one origin, Vite's dev server behind it (dev:watch), and the
 	// local mailbox (web.go, mailpit.go).
 	EnvWebPort         = "GROUNDWORK_WEB_PORT"
@@ -60,6 +61,7 @@ type Config struct {
 	KratosAdminPort  int
 
 	GRPCPort, GatewayPort, OpsPort int
+	WorkerOpsPort                  int // `server worker`'s ops port
 
 	WebPort, VitePort              int
 	MailpitSMTPPort, MailpitUIPort int
@@ -76,14 +78,14 @@ func ConfigFromEnv(root string, getenv func(string) string) (Config, error) {
 	}
 	c := Config{Root: abs, PGListen: "127.0.0.1", PGPort: 15432,
 		KratosHost: "127.0.0.1", KratosPublicPort: 4433, KratosAdminPort: 4434,
-		GRPCPort: 25000, GatewayPort: 26000, OpsPort: 27000,
+		GRPCPort: 25000, GatewayPort: 26000, OpsPort: 27000, WorkerOpsPort: 27001,
 		WebPort: 8080, VitePort: 5173, MailpitSMTPPort: 1025, MailpitUIPort: 8025,
 		WebWatch: getenv(EnvWebWatch) == "1" || getenv(EnvWebWatch) == "true"}
 	for _, o := range []struct {
 		env  string
 		port *int
 	}{{EnvPGPort, &c.PGPort}, {EnvKratosPublicPort, &c.KratosPublicPort}, {EnvKratosAdminPort, &c.KratosAdminPort},
-		{EnvGRPCPort, &c.GRPCPort}, {EnvGatewayPort, &c.GatewayPort}, {EnvOpsPort, &c.OpsPort},
+		{EnvGRPCPort, &c.GRPCPort}, {EnvGatewayPort, &c.GatewayPort}, {EnvOpsPort, &c.OpsPort}, {EnvWorkerOpsPort, &c.WorkerOpsPort},
 		{EnvWebPort, &c.WebPort}, {EnvVitePort, &c.VitePort}, {EnvMailpitSMTPPort, &c.MailpitSMTPPort}, {EnvMailpitUIPort, &c.MailpitUIPort}} {
 		v := getenv(o.env)
 		if v == "" {

@@ -22,7 +22,7 @@ func FreePort(ctx context.Context) (int, error) {
 // benchmarks that never touches the developer's own.
 func PrivateConfig(ctx context.Context, root, stateDir string) (Config, error) {
 	ports := map[string]string{}
-	for _, k := range []string{EnvPGPort, EnvKratosPublicPort, EnvKratosAdminPort, EnvGRPCPort, EnvGatewayPort, EnvOpsPort,
+	for _, k := range []string{EnvPGPort, EnvKratosPublicPort, EnvKratosAdminPort, EnvGRPCPort, EnvGatewayPort, EnvOpsPort, EnvWorkerOpsPort,
 		EnvWebPort, EnvVitePort, EnvMailpitSMTPPort, EnvMailpitUIPort} {
 		p, err := FreePort(ctx)
 		if err != nil {

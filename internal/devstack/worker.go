@@ -3,40 +3,11 @@ package devstack
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 )
 
-// EnvWorkerOpsPort overrides the worker's ops port.
-const EnvWorkerOpsPort = "GROUNDWORK_WORKER_OPS_PORT"
-
-// workerOpsPort is the worker's ops port: GROUNDWORK_WORKER_OPS_PORT when
-// set, else the server's ops port + 1 — 27001 by default, and a port next
-// to the free one a private stack picked for the server.
-//
-// It reads the variable itself because Config has no field for it yet;
-// the field belongs in ConfigFromEnv with the other ports.
-func (c Config) workerOpsPort() (int, error) {
-	v := os.Getenv(EnvWorkerOpsPort)
-	if v == "" {
-		return c.OpsPort + 1, nil
-	}
-	p, err := strconv.Atoi(v)
-	if err != nil || p < 1024 || p > 65535 {
-		return 0, fmt.Errorf("%s=%q: want a port number from 1024 to 65535", EnvWorkerOpsPort, v)
-	}
-	return p, nil
-}
-
 // WorkerOpsAddr is the worker's ops (health, metrics) listen address.
-func (c Config) WorkerOpsAddr() (string, error) {
-	p, err := c.workerOpsPort()
-	if err != nil {
-		return "", err
-	}
-	return c.addr(p), nil
-}
+func (c Config) WorkerOpsAddr() string { return c.addr(c.WorkerOpsPort) }
 
 func (c Config) workerRunDir() string { return filepath.Join(c.StateDir(), "worker") }
 
@@ -73,10 +44,7 @@ func (s *Stack) workerProcess(bin, opsAddr string, env []string) *process {
 // (built by upServer when its sources changed); a running worker of an
 // older build or another environment is restarted.
 func (s *Stack) upWorker(ctx context.Context) error {
-	opsAddr, err := s.cfg.WorkerOpsAddr()
-	if err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
+	opsAddr := s.cfg.WorkerOpsAddr()
 	bin, err := s.ensureServerBinary(ctx)
 	if err != nil {
 		return err
@@ -105,11 +73,7 @@ func (s *Stack) downWorker(ctx context.Context) error {
 
 func (s *Stack) checkWorker(ctx context.Context) ComponentStatus {
 	st := ComponentStatus{Name: "worker", State: "stopped", Health: "not running (go tool mage dev:up)"}
-	opsAddr, err := s.cfg.WorkerOpsAddr()
-	if err != nil {
-		st.Health = err.Error()
-		return st
-	}
+	opsAddr := s.cfg.WorkerOpsAddr()
 	st.Address = "ops " + opsAddr
 	if pid, ok := s.workerProcess(s.cfg.serverBin(), opsAddr, nil).pid(); ok {
 		st.State = fmt.Sprintf("running (pid %d)", pid)
