@@ -37,6 +37,8 @@ type fakeKube struct {
 
 func (f *fakeKube) CurrentContext(context.Context) (string, error) { return f.context, nil }
 
+func (f *fakeKube) Reachable(context.Context) error { return nil }
+
 func (f *fakeKube) Apply(_ context.Context, y []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -223,6 +225,29 @@ current-context: kind-groundwork
 	require.NoError(t, os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
 	_, err = Kubectl{Env: []string{"KUBECONFIG=" + empty}}.CurrentContext(context.Background())
 	require.ErrorContains(t, err, "no current kube context")
+}
+
+// A production context whose cluster does not answer: refused before
+// anything is built, with what to check.
+func TestProdWithKubectlAndNoCluster(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	cfg := filepath.Join(t.TempDir(), "config")
+	require.NoError(t, os.WriteFile(cfg, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: prod, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: prod, user: {}}]
+contexts: [{name: prod, context: {cluster: prod, user: prod}}]
+current-context: prod
+`), 0o600))
+	build, built := randomImages(t)
+	err := Prod{Root: root, Registry: images.Registry{Prefix: "r.example.com/g"}, Build: build,
+		Kube: Kubectl{Env: []string{"KUBECONFIG=" + cfg}}, Out: &strings.Builder{}}.Run(context.Background())
+	require.ErrorIs(t, err, ErrUnreachable)
+	require.ErrorContains(t, err, `kube context "prod"`)
+	require.Empty(t, *built)
 }
 
 func TestKubectlMissing(t *testing.T) {

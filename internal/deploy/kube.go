@@ -25,6 +25,9 @@ import (
 type Kube interface {
 	// CurrentContext names the kube context the calls go to.
 	CurrentContext(ctx context.Context) (string, error)
+	// Reachable returns ErrUnreachable (wrapped) when the cluster does not
+	// answer.
+	Reachable(ctx context.Context) error
 	// Apply server-side applies a YAML stream.
 	Apply(ctx context.Context, yaml []byte) error
 	// Diff returns what applying the YAML stream would change ("" when
@@ -108,6 +111,21 @@ func (k Kubectl) CurrentContext(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("no current kube context (set one with `kubectl config use-context NAME`): %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// ErrUnreachable says the cluster of the kube context does not answer.
+var ErrUnreachable = errors.New("the cluster does not answer")
+
+// Reachable implements Kube: GET /readyz on the API server.
+func (k Kubectl) Reachable(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err := k.run(ctx, nil, "get", "--raw", "/readyz", "--request-timeout=15s")
+	if err == nil || errors.Is(err, ErrNoKubectl) {
+		return err
+	}
+	name, _ := k.CurrentContext(ctx)
+	return fmt.Errorf("%w: kube context %q: check the cluster is up and `kubectl get --raw /readyz` works: %w", ErrUnreachable, name, err)
 }
 
 // Apply implements Kube.

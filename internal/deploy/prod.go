@@ -77,6 +77,9 @@ func (p Prod) Run(ctx context.Context) error {
 	if p.Registry.Insecure {
 		return errors.New("deploy:prod pushes over TLS only")
 	}
+	if err := p.Kube.Reachable(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(p.Out, "deploy:prod to context %q, images to %s\n", kctx, p.Registry.Prefix)
 
 	pushed := map[string]string{}

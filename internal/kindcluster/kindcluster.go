@@ -341,6 +341,9 @@ func (k *Cluster) Deploy(ctx context.Context, component string) error {
 	if !registry.Healthy(ctx, "127.0.0.1:"+strconv.Itoa(k.Config.RegistryPort)) {
 		return fmt.Errorf("the local registry does not answer on 127.0.0.1:%d: run `go tool mage kind:up` first", k.Config.RegistryPort)
 	}
+	if err := k.kube().Reachable(ctx); err != nil {
+		return fmt.Errorf("%w (run `go tool mage kind:up` first)", err)
+	}
 	if err := k.deploy(ctx, []string{component}); err != nil {
 		return err
 	}

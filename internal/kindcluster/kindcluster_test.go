@@ -169,6 +169,7 @@ type fakeKube struct {
 }
 
 func (f *fakeKube) CurrentContext(context.Context) (string, error) { return "kind-groundwork", nil }
+func (f *fakeKube) Reachable(context.Context) error                { return nil }
 func (f *fakeKube) Apply(_ context.Context, y []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
