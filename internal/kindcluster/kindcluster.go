@@ -42,7 +42,7 @@ import (
 
 // Config is the Kind cluster's setup.
 type Config struct {
-	Root         string // the repository
+	Root         string // the repository, an absolute path
 	Name         string // the cluster: groundwork (kube context kind-groundwork)
 	RegistryPort int    // the local registry's port on the host: 5001
 	HTTPPort     int32  // the host port of the ingress: 8080, the local origin
@@ -223,7 +223,7 @@ func (k *Cluster) registry(listen []string) registry.Process {
 }
 
 func (k *Cluster) buildRegistry(ctx context.Context) error {
-	out, err := k.Host.Run(ctx, "go", "build", "-o", filepath.Join(k.Config.Root, ".cache", "bin", "groundwork-registry"), "./cmd/registry")
+	out, err := k.Host.Run(ctx, "go", "-C", k.Config.Root, "build", "-o", k.registry(nil).Binary, "./cmd/registry")
 	if err != nil {
 		return fmt.Errorf("building the registry: %w: %s", err, out)
 	}
