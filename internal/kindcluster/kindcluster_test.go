@@ -7,7 +7,9 @@ import (
 	"log"
 	"net"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,4 +295,24 @@ func TestDeployComponent(t *testing.T) {
 	require.Contains(t, calls, "wait Deployment/server")
 	require.Contains(t, calls, "restart groundwork/worker", "the worker's image did not change: restarted")
 	require.NotContains(t, calls, "restart groundwork/server")
+}
+
+// The patch uses the plugin names of the containerd configuration in
+// Kind's node image (version 2 format, CRI plugin io.containerd.grpc.v1.cri),
+// which does not set config_path itself; both read from the pinned Kind
+// module's source.
+func TestContainerdPatchFitsKindsNodeConfig(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kind").Output()
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "images/base/files/etc/containerd/config.toml"))
+	require.NoError(t, err)
+	var node map[string]any
+	_, err = toml.Decode(string(b), &node)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, node["version"])
+	cri, ok := node["plugins"].(map[string]any)["io.containerd.grpc.v1.cri"].(map[string]any)
+	require.True(t, ok, "Kind's node config has no io.containerd.grpc.v1.cri plugin section")
+	_, set := cri["registry"]
+	require.False(t, set, "Kind's node config sets the registry itself; the patch would fight it")
 }
