@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	trustv1alpha2 "github.com/cert-manager/trust-manager/pkg/apis/trustmanager/v1alpha2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +30,17 @@ func PolicyFor(production bool) Policy {
 	return Policy{Production: production, External: ExternalFor(production)}
 }
 
+// keyUsages are the values cert-manager's Certificate usages accept (its
+// CRD's enum; the Go type is a plain string).
+var keyUsages = []cmv1.KeyUsage{
+	cmv1.UsageSigning, cmv1.UsageDigitalSignature, cmv1.UsageContentCommitment, cmv1.UsageKeyEncipherment,
+	cmv1.UsageKeyAgreement, cmv1.UsageDataEncipherment, cmv1.UsageCertSign, cmv1.UsageCRLSign,
+	cmv1.UsageEncipherOnly, cmv1.UsageDecipherOnly, cmv1.UsageAny, cmv1.UsageServerAuth, cmv1.UsageClientAuth,
+	cmv1.UsageCodeSigning, cmv1.UsageEmailProtection, cmv1.UsageSMIME, cmv1.UsageIPsecEndSystem,
+	cmv1.UsageIPsecTunnel, cmv1.UsageIPsecUser, cmv1.UsageTimestamping, cmv1.UsageOCSPSigning,
+	cmv1.UsageMicrosoftSGC, cmv1.UsageNetscapeSGC,
+}
+
 // ClusterResourceNamespace is where cert-manager's ClusterIssuers read their
 // CA Secrets and trust-manager reads its sources (its trust namespace).
 const ClusterResourceNamespace = "cert-manager"
@@ -42,6 +54,7 @@ func Check(s *Set, p Policy) error {
 	c.services()
 	c.ingresses()
 	c.networkPolicies()
+	c.databases()
 	c.posture()
 	if p.Production {
 		c.production()
@@ -345,6 +358,14 @@ func (c *checker) issuers() {
 			}
 		default:
 			c.fail("%s: issuerRef kind %s is unknown", id, ref.Kind)
+		}
+		for _, u := range crt.Spec.Usages {
+			if !slices.Contains(keyUsages, u) {
+				c.fail("%s: usage %q is not one cert-manager knows", id, u)
+			}
+		}
+		if pk := crt.Spec.PrivateKey; pk != nil && !slices.Contains([]cmv1.PrivateKeyAlgorithm{cmv1.RSAKeyAlgorithm, cmv1.ECDSAKeyAlgorithm, cmv1.Ed25519KeyAlgorithm}, pk.Algorithm) {
+			c.fail("%s: privateKey algorithm %q is not one cert-manager knows", id, pk.Algorithm)
 		}
 		if crt.Spec.IsCA && crt.Namespace != ClusterResourceNamespace {
 			c.fail("%s: a CA Certificate belongs in %s, where its CA ClusterIssuer reads it", id, ClusterResourceNamespace)

@@ -12,7 +12,13 @@
 //     Certificate, a trust-manager ClusterBundle or a manifest, or is one of
 //     the Secrets an operator creates by hand (External); every file path a
 //     container is given under a mount is a key of that object;
-//   - every issuerRef names an issuer that exists;
+//   - every issuerRef names an issuer that exists, every usage is one
+//     cert-manager knows;
+//   - every PostgreSQL URL a container gets would connect as dbconn and
+//     PostgreSQL require: verify-full to a name in the server's certificate,
+//     a client certificate whose CN is the role from the CA PostgreSQL
+//     trusts, that CA's bundle as sslrootcert, a managed LOGIN role without
+//     a password, and a `hostssl <db> <role> ... cert` pg_hba line;
 //   - every Service selects pods, and its target ports exist on them;
 //   - every Ingress backend exists and the public routes equal WebRoutes;
 //   - every NetworkPolicy selects pods, allows only ports those pods (or the

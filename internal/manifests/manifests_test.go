@@ -234,6 +234,39 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"TwoHosts", func(s *Set) {
 			s.Ingresses[0].Spec.Rules[0].Host = "other.example.com"
 		}, "several hosts"},
+		{"DatabaseRoleIsNotTheCertificatesCN", func(s *Set) {
+			spec := deployment(s, "server")
+			for i, e := range spec.Containers[0].Env {
+				if e.Name == "DATABASE_URL" {
+					spec.Containers[0].Env[i].Value = strings.Replace(e.Value, "//server@", "//migrator@", 1)
+				}
+			}
+		}, `the client certificate db-server-tls has CN "server", the role is "migrator"`},
+		{"DatabaseHostNotInServerCert", func(s *Set) {
+			spec := deployment(s, "worker")
+			for i, e := range spec.Containers[0].Env {
+				if e.Name == "DATABASE_URL" {
+					spec.Containers[0].Env[i].Value = strings.Replace(e.Value, "groundwork-db.svc:", "groundwork-db.svc.cluster:", 1)
+				}
+			}
+		}, "is not in postgres-server-tls's dnsNames"},
+		{"KratosDSNNotVerifyFull", func(s *Set) {
+			for _, cm := range s.ConfigMaps {
+				if strings.HasPrefix(cm.Name, "kratos-env-") {
+					cm.Data["DSN"] = strings.Replace(cm.Data["DSN"], "verify-full", "require", 1)
+				}
+			}
+		}, `sslmode is "require", must be verify-full`},
+		{"NoHBALine", func(s *Set) {
+			hba := s.PGClusters[0].Spec.PostgresConfiguration.PgHBA
+			s.PGClusters[0].Spec.PostgresConfiguration.PgHBA = slices.DeleteFunc(hba, func(l string) bool { return strings.Contains(l, "kratos") })
+		}, "no `hostssl kratos kratos <addr> cert` line"},
+		{"RoleWithPassword", func(s *Set) {
+			s.PGClusters[0].Spec.Managed.Roles[1].DisablePassword = false
+		}, "must be a managed LOGIN role without a password"},
+		{"UnknownUsage", func(s *Set) {
+			s.Certificates[len(s.Certificates)-1].Spec.Usages = append(s.Certificates[len(s.Certificates)-1].Spec.Usages, "client-auth")
+		}, `usage "client-auth" is not one cert-manager knows`},
 		{"PostgresWithoutClientCA", func(s *Set) {
 			s.PGClusters[0].Spec.Certificates.ClientCASecret = ""
 		}, "no operator-generated CA"},
