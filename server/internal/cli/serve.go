@@ -31,31 +31,44 @@ type Addrs struct {
 	GRPC, Gateway, Ops net.Addr
 }
 
+// shutdown is the ordered shutdown of a process: steps are pushed as parts
+// start and run in reverse order, also when a later part fails to start.
+type shutdown struct {
+	log   *slog.Logger
+	steps []stopper
+}
+
 // stopper is one step of the shutdown.
 type stopper struct {
 	name string
 	stop func(context.Context) error
 }
 
+func (s *shutdown) push(name string, stop func(context.Context) error) {
+	s.steps = append(s.steps, stopper{name, stop})
+}
+
+// run stops every part, last started first, within timeout in all, and
+// joins err with the failures; it logs "stopped" when all went well.
+func (s *shutdown) run(ctx context.Context, timeout time.Duration, err *error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	for i := len(s.steps) - 1; i >= 0; i-- {
+		if serr := s.steps[i].stop(sctx); serr != nil {
+			*err = errors.Join(*err, fmt.Errorf("stop %s: %w", s.steps[i].name, serr))
+		}
+	}
+	if *err == nil {
+		s.log.Info("stopped")
+	}
+}
+
 // serve runs the process until ctx ends or a server fails, then shuts down
 // in order: not ready, gateway, gRPC server, ops, API, database pool.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, o options) (err error) {
-	// Steps are pushed as parts start and run in reverse order, also when
-	// a later part fails to start.
-	var stack []stopper
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		for i := len(stack) - 1; i >= 0; i-- {
-			if serr := stack[i].stop(sctx); serr != nil {
-				err = errors.Join(err, fmt.Errorf("stop %s: %w", stack[i].name, serr))
-			}
-		}
-		if err == nil {
-			log.Info("stopped")
-		}
-	}()
-	push := func(name string, stop func(context.Context) error) { stack = append(stack, stopper{name, stop}) }
+	down := &shutdown{log: log}
+	defer down.run(ctx, cfg.ShutdownTimeout, &err)
+	push := down.push
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -50,21 +50,10 @@ const (
 // then shuts down in order: not ready, the queue (stop fetching, let running
 // jobs finish, then cancel them), the ops server, the database pool.
 func work(ctx context.Context, cfg config.Worker, log *slog.Logger, o workerOptions) (err error) {
-	var stack []stopper
 	cancelWait := min(cfg.ShutdownTimeout/cancelShare, queue.DefaultStopCancelWait)
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		for i := len(stack) - 1; i >= 0; i-- {
-			if serr := stack[i].stop(sctx); serr != nil {
-				err = errors.Join(err, fmt.Errorf("stop %s: %w", stack[i].name, serr))
-			}
-		}
-		if err == nil {
-			log.Info("stopped")
-		}
-	}()
-	push := func(name string, stop func(context.Context) error) { stack = append(stack, stopper{name, stop}) }
+	down := &shutdown{log: log}
+	defer down.run(ctx, cfg.ShutdownTimeout, &err)
+	push := down.push
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
