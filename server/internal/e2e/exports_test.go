@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
-	"github.com/groundwork-dev/groundwork/server/internal/cli"
 	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
@@ -36,39 +34,8 @@ func startWorker(t *testing.T, s *server, k *kratostest.Kratos) *worker {
 		"SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "json",
 	}
 	log := newProcessLog("working")
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan int, 1)
-	go func() {
-		exited <- cli.Run(ctx, []string{"worker"}, func(k string) string { return env[k] }, io.Discard, log)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			if code != cli.ExitOK {
-				t.Errorf("server worker exited with %d after the test", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server worker did not stop within 30s of its context's end")
-		}
-		for _, r := range log.records() {
-			if r["level"] == "ERROR" {
-				t.Errorf("the worker logged an error: %v", r)
-			}
-		}
-		if t.Failed() {
-			t.Logf("worker log:\n%s", log.String())
-		}
-	})
-	select {
-	case rec := <-log.serving:
-		return &worker{opsURL: "http://" + rec["ops"].(string), log: log}
-	case code := <-exited:
-		t.Fatalf("server worker exited with %d before working:\n%s", code, log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server worker did not start within 30s:\n%s", log.String())
-	}
-	return nil
+	rec := runCLI(t, "worker", env, log)
+	return &worker{opsURL: "http://" + rec["ops"].(string), log: log}
 }
 
 // TestAccountExports runs exports end to end, over gRPC and JSON: the

@@ -111,39 +111,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 	}
 
 	log := newServerLog()
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan int, 1)
-	go func() {
-		exited <- cli.Run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, log)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			if code != cli.ExitOK {
-				t.Errorf("server serve exited with %d after the test", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server serve did not stop within 30s of its context's end")
-		}
-		for _, r := range log.records() {
-			if r["level"] == "ERROR" {
-				t.Errorf("the server logged an error: %v", r)
-			}
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", log.String())
-		}
-	})
-
-	var serving map[string]any
-	select {
-	case serving = <-log.serving:
-	case code := <-exited:
-		t.Fatalf("server serve exited with %d before serving:\n%s", code, log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server serve did not serve within 30s:\n%s", log.String())
-	}
+	serving := runCLI(t, "serve", env, log)
 	addr := func(key string) string {
 		a, ok := serving[key].(string)
 		require.True(t, ok, "the serving log line has no %s address: %v", key, serving)
@@ -232,6 +200,48 @@ func (s *server) accountCounts(t *testing.T, owner string) (live, all int) {
 		`SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FROM accounts WHERE owner_id = $1`, owner,
 	).Scan(&live, &all))
 	return live, all
+}
+
+// runCLI runs `server <command>` (cli.Run, the production wiring) in the
+// background with env as its environment, writing to log, and returns the
+// log line that announces it is up. At the test's end its context is
+// cancelled and the process must shut down cleanly (exit 0) within 30 s
+// without having logged an error.
+func runCLI(t *testing.T, command string, env map[string]string, log *serverLog) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	go func() {
+		exited <- cli.Run(ctx, []string{command}, func(k string) string { return env[k] }, io.Discard, log)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-exited:
+			if code != cli.ExitOK {
+				t.Errorf("server %s exited with %d after the test", command, code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("server %s did not stop within 30s of its context's end", command)
+		}
+		for _, r := range log.records() {
+			if r["level"] == "ERROR" {
+				t.Errorf("server %s logged an error: %v", command, r)
+			}
+		}
+		if t.Failed() {
+			t.Logf("server %s log:\n%s", command, log.String())
+		}
+	})
+	select {
+	case rec := <-log.serving:
+		return rec
+	case code := <-exited:
+		t.Fatalf("server %s exited with %d before it was up:\n%s", command, code, log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server %s was not up within 30s:\n%s", command, log.String())
+	}
+	return nil
 }
 
 // serverLog receives the server's JSON log, keeps it for failure reports
