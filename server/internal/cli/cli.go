@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/groundwork-dev/groundwork/server/internal/config"
+	"github.com/groundwork-dev/groundwork/server/internal/logbuf"
 )
 
 // Exit codes.
@@ -84,7 +85,8 @@ func serveCommand(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintln(stderr, "run 'server serve -h' for the flags")
 		return ExitUsage
 	}
-	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	log, closeLog := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	defer closeLog()
 	if err := serve(ctx, cfg, log, o); err != nil {
 		log.Error("server failed", "error", err)
 		return ExitFailed
@@ -104,7 +106,8 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintln(stderr, "run 'server worker -h' for the flags")
 		return ExitUsage
 	}
-	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	log, closeLog := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	defer closeLog()
 	if err := work(ctx, cfg, log, o); err != nil {
 		log.Error("worker failed", "error", err)
 		return ExitFailed
@@ -112,10 +115,15 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 	return ExitOK
 }
 
-func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+// newLogger writes records to w through a logbuf.Writer (WARN and above at
+// once, the rest within logbuf.Interval); the returned func writes out what
+// is left and must run before the process exits.
+func newLogger(format string, level slog.Level, w io.Writer) (*slog.Logger, func()) {
+	buf := logbuf.New(w)
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(buf, opts)
 	if format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(buf, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logbuf.Urgent(h, buf, slog.LevelWarn)), func() { _ = buf.Close() }
 }
