@@ -204,9 +204,7 @@ func TestProdPushesPinsAndAppliesInStages(t *testing.T) {
 // cluster: refused before anything is built or contacted.
 func TestProdWithKubectlRefusesKindContext(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Skip("kubectl is not installed")
-	}
+	requireKubectl(t)
 	cfg := filepath.Join(t.TempDir(), "config")
 	require.NoError(t, os.WriteFile(cfg, []byte(`apiVersion: v1
 kind: Config
@@ -231,9 +229,7 @@ current-context: kind-groundwork
 // anything is built, with what to check.
 func TestProdWithKubectlAndNoCluster(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Skip("kubectl is not installed")
-	}
+	requireKubectl(t)
 	cfg := filepath.Join(t.TempDir(), "config")
 	require.NoError(t, os.WriteFile(cfg, []byte(`apiVersion: v1
 kind: Config
@@ -263,4 +259,17 @@ func TestRenderPinnedRefusesWhatFailsTheChecks(t *testing.T) {
 	_, err := RenderPinned(filepath.Join(root, manifests.ProdOverlay), map[string]string{"server": "registry.example.com/groundwork/server:latest"}, true)
 	require.ErrorContains(t, err, "nothing was applied")
 	require.ErrorContains(t, err, "is not pinned by digest")
+}
+
+// requireKubectl skips without kubectl, saying so, unless
+// GROUNDWORK_REQUIRE_KUBECTL=1 makes that a failure (machines that are meant
+// to have it, like CI's).
+func requireKubectl(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		if os.Getenv("GROUNDWORK_REQUIRE_KUBECTL") == "1" {
+			t.Fatalf("kubectl is not installed and GROUNDWORK_REQUIRE_KUBECTL=1: %v", err)
+		}
+		t.Skip("kubectl is not installed (https://kubernetes.io/docs/tasks/tools/#kubectl); set GROUNDWORK_REQUIRE_KUBECTL=1 to make this a failure")
+	}
 }
