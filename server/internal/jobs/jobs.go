@@ -6,6 +6,7 @@
 //	account.export    ExportArgs           write an account's export document (CreateAccountExport)
 //	account.purge     PurgeArgs            hard-delete a soft-deleted account after its grace period (DeleteAccount)
 //	users.reconcile   ReconcileUsersArgs   mirror Kratos's identities into users (periodic)
+//	exports.sweep     SweepExportsArgs     fail exports whose job can no longer run (periodic, every 10 min)
 //
 // `server serve` registers them to enqueue (NewRegistry with Deps whose
 // Identities may be nil: it works no jobs); `server worker` registers them
@@ -29,6 +30,7 @@ const (
 	KindExport         = "account.export"
 	KindPurge          = "account.purge"
 	KindReconcileUsers = "users.reconcile"
+	KindSweepExports   = "exports.sweep"
 )
 
 // Deps are what the handlers use.
@@ -60,6 +62,12 @@ var (
 		Unique:      &queue.Unique{ByArgs: true},
 		Tags:        []string{"purge"},
 	}
+	sweepOptions = queue.KindOptions{
+		MaxAttempts: 3,
+		Timeout:     time.Minute,
+		Unique:      &queue.Unique{ByArgs: true, IgnoreCompleted: true}, // args are empty: one at a time
+		Tags:        []string{"sweep"},
+	}
 	reconcileOptions = queue.KindOptions{
 		MaxAttempts: 3,
 		Timeout:     10 * time.Minute,
@@ -89,6 +97,9 @@ func NewRegistry(d Deps) (*queue.Registry, error) {
 	if err := queue.Register(reg, reconciler{d}.work, reconcileOptions); err != nil {
 		return nil, fmt.Errorf("jobs: register %s: %w", KindReconcileUsers, err)
 	}
+	if err := queue.Register(reg, sweeper{d}.work, sweepOptions); err != nil {
+		return nil, fmt.Errorf("jobs: register %s: %w", KindSweepExports, err)
+	}
 	return reg, nil
 }
 
@@ -97,8 +108,14 @@ func NewRegistry(d Deps) (*queue.Registry, error) {
 // "off". The first run is at the first scheduled time after a worker
 // becomes the leader.
 func Periodic(schedule string) []queue.PeriodicJob {
+	jobs := []queue.PeriodicJob{{Name: "sweep-exports", Schedule: sweepSchedule, Args: SweepExportsArgs{}}}
 	if schedule == "off" {
-		return nil
+		return jobs
 	}
-	return []queue.PeriodicJob{{Name: "reconcile-users", Schedule: schedule, Args: ReconcileUsersArgs{}}}
+	return append(jobs, queue.PeriodicJob{Name: "reconcile-users", Schedule: schedule, Args: ReconcileUsersArgs{}})
 }
+
+// sweepSchedule runs the exports sweep every ten minutes: an abandoned
+// export is rare (a worker dying in the job's last attempt), and ten
+// minutes is soon enough for the user waiting on it.
+const sweepSchedule = "*/10 * * * *"

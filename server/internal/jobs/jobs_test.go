@@ -272,10 +272,50 @@ func TestRegistryAndPeriodic(t *testing.T) {
 	require.ErrorContains(t, err, "Deps.DB is required")
 
 	b := setup(t, nil)
-	assert.Equal(t, []string{jobs.KindExport, jobs.KindPurge, jobs.KindReconcileUsers}, b.q.Config().Registry.Kinds())
-	assert.Empty(t, jobs.Periodic("off"))
+	assert.ElementsMatch(t, []string{jobs.KindExport, jobs.KindPurge, jobs.KindReconcileUsers, jobs.KindSweepExports}, b.q.Config().Registry.Kinds())
+	off := jobs.Periodic("off")
+	require.Len(t, off, 1, "the exports sweep always runs")
+	assert.Equal(t, jobs.SweepExportsArgs{}, off[0].Args)
 	p := jobs.Periodic("*/5 * * * *")
-	require.Len(t, p, 1)
-	assert.Equal(t, "*/5 * * * *", p[0].Schedule)
-	assert.Equal(t, jobs.ReconcileUsersArgs{}, p[0].Args)
+	require.Len(t, p, 2)
+	assert.Equal(t, "*/5 * * * *", p[1].Schedule)
+	assert.Equal(t, jobs.ReconcileUsersArgs{}, p[1].Args)
+}
+
+// TestSweepFailsExportsWhoseJobCannotRun: a worker that dies during the
+// export job's last attempt leaves the export running and the job to
+// River's rescuer, which discards it without running the handler. The
+// sweep fails such exports (and ones whose job is gone) and leaves those
+// whose job can still run.
+func TestSweepFailsExportsWhoseJobCannotRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	exports := store.NewExports(b.db.Pool, store.WithAfterCreateExport(jobs.AfterCreateExport(b.q)))
+	create := func(name string) export.Export {
+		e, err := exports.HandleCreateAccountExport(ctx, export.Create{Owner: b.alice.ID, AccountID: b.createAccount(t, name).ID})
+		require.NoError(t, err)
+		return e
+	}
+	abandoned, gone, live := create("Abandoned"), create("Gone"), create("Live")
+	_, ok, err := exports.Start(ctx, abandoned.ID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now() WHERE args->>'export_id' = $1`, abandoned.ID)
+	require.NoError(t, err)
+	_, err = b.db.Pool.Exec(ctx, `DELETE FROM river_job WHERE args->>'export_id' = $1`, gone.ID)
+	require.NoError(t, err)
+
+	_, err = b.q.Enqueue(ctx, jobs.SweepExportsArgs{}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, queue.StateCompleted, queuetest.WorkOne(t, b.q, jobs.KindSweepExports).State)
+
+	for _, e := range []export.Export{abandoned, gone} {
+		got := b.export(t, e.AccountID, e.ID)
+		assert.Equal(t, export.StateFailed, got.State, e.AccountID)
+		assert.Contains(t, got.Error, "create a new export")
+	}
+	assert.Equal(t, export.StatePending, b.export(t, live.AccountID, live.ID).State, "its job can still run")
+	assert.Equal(t, queue.StateCompleted, queuetest.WorkOne(t, b.q, jobs.KindExport).State)
+	assert.Equal(t, export.StateSucceeded, b.export(t, live.AccountID, live.ID).State)
 }

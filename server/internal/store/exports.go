@@ -177,6 +177,27 @@ func (s *Exports) Fail(ctx context.Context, id, reason string) error {
 	return nil
 }
 
+// FailAbandoned fails the pending and running exports whose job can no
+// longer run: the queue discarded or cancelled it, or it is gone. That
+// happens when a worker dies during the job's last attempt: River's rescuer
+// then discards the job without running the handler that would have
+// failed the export, which would otherwise stay "running" for ever. kind
+// is the export job's kind; the job's arguments carry export_id. It
+// returns how many exports it failed.
+func (s *Exports) FailAbandoned(ctx context.Context, kind, reason string) (int64, error) {
+	tag, err := s.db.Exec(ctx,
+		`UPDATE account_exports e SET state = 'failed', error = $2, completed_at = now()
+		WHERE e.state IN ('pending', 'running')
+		AND NOT EXISTS (
+			SELECT 1 FROM river_job j
+			WHERE j.kind = $1 AND j.args->>'export_id' = e.id::text
+			AND j.state NOT IN ('discarded', 'cancelled', 'completed'))`, kind, reason)
+	if err != nil {
+		return 0, fmt.Errorf("fail abandoned exports: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Source is what an export contains, read in one query: the account, its
 // owner, and whether it was deleted.
 type Source struct {
