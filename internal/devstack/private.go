@@ -3,18 +3,50 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now,
+// chosen below the kernel's ephemeral range. A port from the ephemeral
+// range (what listening on port 0 gives) can be taken by any outgoing
+// connection between the moment it is picked and the moment a component
+// of a private stack binds it — the stack's own connections to PostgreSQL
+// and Kratos included — and a stack starts its components one after
+// another.
 func FreePort(ctx context.Context) (int, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	lo, hi := privatePortRange()
+	var lastErr error
+	for range 50 {
+		port := lo + rand.IntN(hi-lo)
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("find a free port in %d-%d: %w", lo, hi, lastErr)
+}
+
+// privatePortRange is where FreePort picks from: from 10000 up to the start
+// of the ephemeral range (/proc/sys/net/ipv4/ip_local_port_range; Linux's
+// default starts at 32768), avoiding the stack's own default ports.
+func privatePortRange() (lo, hi int) {
+	lo, hi = 10000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if start, err := strconv.Atoi(f[0]); err == nil && start > lo+1000 {
+				hi = start
+			}
+		}
+	}
+	return lo, hi
 }
 
 // PrivateConfig is the stack of the repository at root with its state in
