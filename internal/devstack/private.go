@@ -22,7 +22,7 @@ func FreePort(ctx context.Context) (int, error) {
 	lo, hi := privatePortRange()
 	var lastErr error
 	for range 50 {
-		port := lo + rand.IntN(hi-lo)
+		port := lo + rand.IntN(hi-lo) //nolint:gosec // G404: spreading test ports, nothing secret
 		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			lastErr = err
