@@ -147,20 +147,20 @@ func (s *Stack) kratosEnv() ([]string, error) {
 
 func (s *Stack) kratosProcess(bin string, env []string) *process {
 	return &process{
-		name: "kratos",
-		bin:  bin,
+		Name: "kratos",
+		Bin:  bin,
 		// --dev: cookies without the Secure flag, since the local origin is
 		// plain http://127.0.0.1:8080. Never in a cluster.
-		args: []string{"serve",
+		Args: []string{"serve",
 			"-c", filepath.Join(s.cfg.Root, kratosConfigDir, kratosConfig),
 			"-c", filepath.Join(s.cfg.Root, kratosConfigDir, kratosHookConfig),
 			"--dev", "--watch-courier"},
-		env:     env,
-		dir:     s.cfg.Root,
-		logFile: filepath.Join(s.cfg.LogDir(), "kratos.log"),
-		pidFile: filepath.Join(s.cfg.kratosRunDir(), "kratos.pid"),
-		ports:   []string{s.cfg.KratosPublicAddr(), s.cfg.KratosAdminAddr()},
-		ready:   func(ctx context.Context) error { return s.kratosReady(ctx) },
+		Env:     env,
+		Dir:     s.cfg.Root,
+		LogFile: filepath.Join(s.cfg.LogDir(), "kratos.log"),
+		PIDFile: filepath.Join(s.cfg.kratosRunDir(), "kratos.pid"),
+		Ports:   []string{s.cfg.KratosPublicAddr(), s.cfg.KratosAdminAddr()},
+		Ready:   func(ctx context.Context) error { return s.kratosReady(ctx) },
 	}
 }
 
@@ -196,7 +196,7 @@ func (s *Stack) upKratos(ctx context.Context) error {
 	if err := s.migrateKratos(ctx, bin, env); err != nil {
 		return err
 	}
-	started, err := s.kratosProcess(bin, env).start(ctx)
+	started, err := s.kratosProcess(bin, env).Start(ctx)
 	if err != nil {
 		return err
 	}
@@ -240,10 +240,10 @@ func lastLines(b []byte, n int) string {
 
 func (s *Stack) downKratos(ctx context.Context) error {
 	p := s.kratosProcess("kratos", nil)
-	if _, ok := p.pid(); !ok {
+	if _, ok := p.PID(); !ok {
 		return nil
 	}
-	if err := p.stop(ctx); err != nil {
+	if err := p.Stop(ctx); err != nil {
 		return fmt.Errorf("kratos: stop: %w", err)
 	}
 	fmt.Fprintln(s.out, "kratos        stopped")
@@ -252,7 +252,7 @@ func (s *Stack) downKratos(ctx context.Context) error {
 
 func (s *Stack) checkKratos(ctx context.Context) ComponentStatus {
 	st := ComponentStatus{Name: "kratos", State: "stopped", Address: s.cfg.KratosPublicURL() + " (admin " + s.cfg.KratosAdminAddr() + ")", Health: "not running (go tool mage dev:up)"}
-	if pid, ok := s.kratosProcess("kratos", nil).pid(); ok {
+	if pid, ok := s.kratosProcess("kratos", nil).PID(); ok {
 		st.State = fmt.Sprintf("running (pid %d)", pid)
 		if err := s.kratosReady(ctx); err != nil {
 			st.Health = err.Error()

@@ -29,16 +29,16 @@ func (c Config) courierSMTPURI() string {
 
 func (s *Stack) mailpitProcess(bin string) *process {
 	return &process{
-		name: "mailpit",
-		bin:  bin,
-		args: []string{"--smtp", s.cfg.MailpitSMTPAddr(), "--listen", s.cfg.addr(s.cfg.MailpitUIPort),
+		Name: "mailpit",
+		Bin:  bin,
+		Args: []string{"--smtp", s.cfg.MailpitSMTPAddr(), "--listen", s.cfg.addr(s.cfg.MailpitUIPort),
 			"--database", filepath.Join(s.cfg.mailpitRunDir(), "mailpit.db"),
 			"--disable-version-check", "--max", "500"},
-		dir:     s.cfg.Root,
-		logFile: filepath.Join(s.cfg.LogDir(), "mailpit.log"),
-		pidFile: filepath.Join(s.cfg.mailpitRunDir(), "mailpit.pid"),
-		ports:   []string{s.cfg.MailpitSMTPAddr(), s.cfg.addr(s.cfg.MailpitUIPort)},
-		ready:   func(ctx context.Context) error { return httpOK(ctx, s.cfg.MailpitURL()+"/readyz") },
+		Dir:     s.cfg.Root,
+		LogFile: filepath.Join(s.cfg.LogDir(), "mailpit.log"),
+		PIDFile: filepath.Join(s.cfg.mailpitRunDir(), "mailpit.pid"),
+		Ports:   []string{s.cfg.MailpitSMTPAddr(), s.cfg.addr(s.cfg.MailpitUIPort)},
+		Ready:   func(ctx context.Context) error { return httpOK(ctx, s.cfg.MailpitURL()+"/readyz") },
 	}
 }
 
@@ -50,7 +50,7 @@ func (s *Stack) upMailpit(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mailpit: %w", err)
 	}
-	started, err := s.mailpitProcess(bin).start(ctx)
+	started, err := s.mailpitProcess(bin).Start(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,10 +62,10 @@ func (s *Stack) upMailpit(ctx context.Context) error {
 
 func (s *Stack) downMailpit(ctx context.Context) error {
 	p := s.mailpitProcess(s.cfg.mailpitBin())
-	if _, ok := p.pid(); !ok {
+	if _, ok := p.PID(); !ok {
 		return nil
 	}
-	if err := p.stop(ctx); err != nil {
+	if err := p.Stop(ctx); err != nil {
 		return fmt.Errorf("mailpit: stop: %w", err)
 	}
 	fmt.Fprintln(s.out, "mailpit       stopped")
@@ -74,7 +74,7 @@ func (s *Stack) downMailpit(ctx context.Context) error {
 
 func (s *Stack) checkMailpit(ctx context.Context) ComponentStatus {
 	st := ComponentStatus{Name: "mailpit", State: "stopped", Address: s.cfg.MailpitURL() + " (SMTP " + s.cfg.MailpitSMTPAddr() + ")", Health: "not running (go tool mage dev:up)"}
-	if pid, ok := s.mailpitProcess(s.cfg.mailpitBin()).pid(); ok {
+	if pid, ok := s.mailpitProcess(s.cfg.mailpitBin()).PID(); ok {
 		st.State = fmt.Sprintf("running (pid %d)", pid)
 		if err := httpOK(ctx, s.cfg.MailpitURL()+"/readyz"); err != nil {
 			st.Health = err.Error()

@@ -122,15 +122,15 @@ func (s *Stack) serverEnv() ([]string, error) {
 
 func (s *Stack) serverProcess(bin string, env []string) *process {
 	return &process{
-		name:    "server",
-		bin:     bin,
-		args:    []string{"serve"},
-		env:     env,
-		dir:     s.cfg.Root,
-		logFile: filepath.Join(s.cfg.LogDir(), "server.log"),
-		pidFile: filepath.Join(s.cfg.serverRunDir(), "server.pid"),
-		ports:   []string{s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()},
-		ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz") },
+		Name:    "server",
+		Bin:     bin,
+		Args:    []string{"serve"},
+		Env:     env,
+		Dir:     s.cfg.Root,
+		LogFile: filepath.Join(s.cfg.LogDir(), "server.log"),
+		PIDFile: filepath.Join(s.cfg.serverRunDir(), "server.pid"),
+		Ports:   []string{s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()},
+		Ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz") },
 	}
 }
 
@@ -146,7 +146,7 @@ func (s *Stack) upServer(ctx context.Context) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	// A new build or a changed environment restarts a running server.
-	started, err := s.serverProcess(bin, env).start(ctx)
+	started, err := s.serverProcess(bin, env).Start(ctx)
 	if err != nil {
 		return err
 	}
@@ -158,10 +158,10 @@ func (s *Stack) upServer(ctx context.Context) error {
 
 func (s *Stack) downServer(ctx context.Context) error {
 	p := s.serverProcess(s.cfg.serverBin(), nil)
-	if _, ok := p.pid(); !ok {
+	if _, ok := p.PID(); !ok {
 		return nil
 	}
-	if err := p.stop(ctx); err != nil {
+	if err := p.Stop(ctx); err != nil {
 		return fmt.Errorf("server: stop: %w", err)
 	}
 	fmt.Fprintln(s.out, "server        stopped")
@@ -172,7 +172,7 @@ func (s *Stack) checkServer(ctx context.Context) ComponentStatus {
 	st := ComponentStatus{Name: "server", State: "stopped",
 		Address: fmt.Sprintf("grpc %s, http %s, ops %s", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()),
 		Health:  "not running (go tool mage dev:up)"}
-	if pid, ok := s.serverProcess(s.cfg.serverBin(), nil).pid(); ok {
+	if pid, ok := s.serverProcess(s.cfg.serverBin(), nil).PID(); ok {
 		st.State = fmt.Sprintf("running (pid %d)", pid)
 		if err := httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz"); err != nil {
 			st.Health = err.Error()

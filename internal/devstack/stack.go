@@ -15,6 +15,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/sysdeps"
 	"github.com/groundwork-dev/groundwork/migrator/dbconn"
 	"github.com/groundwork-dev/groundwork/migrator/pgcluster"
+	"github.com/groundwork-dev/groundwork/internal/detached"
 	"github.com/groundwork-dev/groundwork/migrator/pki"
 	"github.com/groundwork-dev/groundwork/migrator/schema"
 )
@@ -277,3 +278,6 @@ func (s *Stack) Superuser(ctx context.Context) (*pgx.Conn, error) {
 	}
 	return c.ConnectSuperuser(ctx, "postgres")
 }
+
+// process is a component the stack runs in the background.
+type process = detached.Process

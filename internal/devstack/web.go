@@ -268,15 +268,15 @@ func (s *Stack) ensureDevweb(ctx context.Context) (string, error) {
 
 func (s *Stack) viteProcess(node string) *process {
 	return &process{
-		name: "vite",
-		bin:  node,
-		args: []string{filepath.Join(s.cfg.WebappDir(), "node_modules", "vite", "bin", "vite.js"),
+		Name: "vite",
+		Bin:  node,
+		Args: []string{filepath.Join(s.cfg.WebappDir(), "node_modules", "vite", "bin", "vite.js"),
 			"--host", "127.0.0.1", "--port", fmt.Sprint(s.cfg.VitePort), "--strictPort"},
-		dir:     s.cfg.WebappDir(),
-		logFile: filepath.Join(s.cfg.LogDir(), "vite.log"),
-		pidFile: filepath.Join(s.cfg.webRunDir(), "vite.pid"),
-		ports:   []string{s.cfg.ViteAddr()},
-		ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+s.cfg.ViteAddr()+"/") },
+		Dir:     s.cfg.WebappDir(),
+		LogFile: filepath.Join(s.cfg.LogDir(), "vite.log"),
+		PIDFile: filepath.Join(s.cfg.webRunDir(), "vite.pid"),
+		Ports:   []string{s.cfg.ViteAddr()},
+		Ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+s.cfg.ViteAddr()+"/") },
 	}
 }
 
@@ -290,14 +290,14 @@ func (s *Stack) devwebProcess(bin string) *process {
 		args = append(args, "--dist", s.cfg.WebDist())
 	}
 	return &process{
-		name:    "web",
-		bin:     bin,
-		args:    args,
-		dir:     s.cfg.Root,
-		logFile: filepath.Join(s.cfg.LogDir(), "web.log"),
-		pidFile: filepath.Join(s.cfg.webRunDir(), "web.pid"),
-		ports:   []string{s.cfg.WebAddr()},
-		ready:   func(ctx context.Context) error { return s.webReady(ctx) },
+		Name:    "web",
+		Bin:     bin,
+		Args:    args,
+		Dir:     s.cfg.Root,
+		LogFile: filepath.Join(s.cfg.LogDir(), "web.log"),
+		PIDFile: filepath.Join(s.cfg.webRunDir(), "web.pid"),
+		Ports:   []string{s.cfg.WebAddr()},
+		Ready:   func(ctx context.Context) error { return s.webReady(ctx) },
 	}
 }
 
@@ -318,7 +318,7 @@ func (s *Stack) upWeb(ctx context.Context) error {
 		if err := ensureNodeModules(ctx, s.cfg, printf); err != nil {
 			return err
 		}
-		started, err := vite.start(ctx)
+		started, err := vite.Start(ctx)
 		if err != nil {
 			return err
 		}
@@ -326,8 +326,8 @@ func (s *Stack) upWeb(ctx context.Context) error {
 			fmt.Fprintf(s.out, "vite          started: dev server http://%s (hot reload, behind the origin)\n", s.cfg.ViteAddr())
 		}
 	} else {
-		if _, ok := vite.pid(); ok {
-			if err := vite.stop(ctx); err != nil {
+		if _, ok := vite.PID(); ok {
+			if err := vite.Stop(ctx); err != nil {
 				return fmt.Errorf("vite: stop: %w", err)
 			}
 			fmt.Fprintln(s.out, "vite          stopped (serving webapp/dist again)")
@@ -340,7 +340,7 @@ func (s *Stack) upWeb(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	started, err := s.devwebProcess(bin).start(ctx)
+	started, err := s.devwebProcess(bin).Start(ctx)
 	if err != nil {
 		return err
 	}
@@ -357,13 +357,13 @@ func (s *Stack) upWeb(ctx context.Context) error {
 func (s *Stack) downWeb(ctx context.Context) error {
 	node, _ := exec.LookPath("node")
 	for _, p := range []*process{s.devwebProcess(s.cfg.devwebBin()), s.viteProcess(node)} {
-		if _, ok := p.pid(); !ok {
+		if _, ok := p.PID(); !ok {
 			continue
 		}
-		if err := p.stop(ctx); err != nil {
-			return fmt.Errorf("%s: stop: %w", p.name, err)
+		if err := p.Stop(ctx); err != nil {
+			return fmt.Errorf("%s: stop: %w", p.Name, err)
 		}
-		fmt.Fprintf(s.out, "%-13s stopped\n", p.name)
+		fmt.Fprintf(s.out, "%-13s stopped\n", p.Name)
 	}
 	return nil
 }
@@ -374,7 +374,7 @@ func (s *Stack) checkWeb(ctx context.Context) ComponentStatus {
 		mode = "watch: vite " + s.cfg.ViteAddr()
 	}
 	st := ComponentStatus{Name: "web", State: "stopped", Address: s.cfg.WebOrigin() + " (" + mode + ")", Health: "not running (go tool mage dev:up)"}
-	if pid, ok := s.devwebProcess(s.cfg.devwebBin()).pid(); ok {
+	if pid, ok := s.devwebProcess(s.cfg.devwebBin()).PID(); ok {
 		st.State = fmt.Sprintf("running (pid %d)", pid)
 		if err := s.webReady(ctx); err != nil {
 			st.Health = err.Error()

@@ -28,15 +28,15 @@ func (s *Stack) workerEnv(opsAddr string) []string {
 // workerProcess is `server worker`: the same binary as the server.
 func (s *Stack) workerProcess(bin, opsAddr string, env []string) *process {
 	return &process{
-		name:    "worker",
-		bin:     bin,
-		args:    []string{"worker"},
-		env:     env,
-		dir:     s.cfg.Root,
-		logFile: filepath.Join(s.cfg.LogDir(), "worker.log"),
-		pidFile: filepath.Join(s.cfg.workerRunDir(), "worker.pid"),
-		ports:   []string{opsAddr},
-		ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+opsAddr+"/readyz") },
+		Name:    "worker",
+		Bin:     bin,
+		Args:    []string{"worker"},
+		Env:     env,
+		Dir:     s.cfg.Root,
+		LogFile: filepath.Join(s.cfg.LogDir(), "worker.log"),
+		PIDFile: filepath.Join(s.cfg.workerRunDir(), "worker.pid"),
+		Ports:   []string{opsAddr},
+		Ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+opsAddr+"/readyz") },
 	}
 }
 
@@ -49,7 +49,7 @@ func (s *Stack) upWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	started, err := s.workerProcess(bin, opsAddr, s.workerEnv(opsAddr)).start(ctx)
+	started, err := s.workerProcess(bin, opsAddr, s.workerEnv(opsAddr)).Start(ctx)
 	if err != nil {
 		return err
 	}
@@ -61,10 +61,10 @@ func (s *Stack) upWorker(ctx context.Context) error {
 
 func (s *Stack) downWorker(ctx context.Context) error {
 	p := s.workerProcess(s.cfg.serverBin(), "", nil)
-	if _, ok := p.pid(); !ok {
+	if _, ok := p.PID(); !ok {
 		return nil
 	}
-	if err := p.stop(ctx); err != nil {
+	if err := p.Stop(ctx); err != nil {
 		return fmt.Errorf("worker: stop: %w", err)
 	}
 	fmt.Fprintln(s.out, "worker        stopped")
@@ -75,7 +75,7 @@ func (s *Stack) checkWorker(ctx context.Context) ComponentStatus {
 	st := ComponentStatus{Name: "worker", State: "stopped", Health: "not running (go tool mage dev:up)"}
 	opsAddr := s.cfg.WorkerOpsAddr()
 	st.Address = "ops " + opsAddr
-	if pid, ok := s.workerProcess(s.cfg.serverBin(), opsAddr, nil).pid(); ok {
+	if pid, ok := s.workerProcess(s.cfg.serverBin(), opsAddr, nil).PID(); ok {
 		st.State = fmt.Sprintf("running (pid %d)", pid)
 		if err := httpOK(ctx, "http://"+opsAddr+"/readyz"); err != nil {
 			st.Health = err.Error()
