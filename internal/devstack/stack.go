@@ -12,10 +12,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/groundwork-dev/groundwork/internal/detached"
 	"github.com/groundwork-dev/groundwork/internal/sysdeps"
 	"github.com/groundwork-dev/groundwork/migrator/dbconn"
 	"github.com/groundwork-dev/groundwork/migrator/pgcluster"
-	"github.com/groundwork-dev/groundwork/internal/detached"
 	"github.com/groundwork-dev/groundwork/migrator/pki"
 	"github.com/groundwork-dev/groundwork/migrator/schema"
 )
