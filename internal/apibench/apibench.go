@@ -19,7 +19,8 @@
 // the same TLS settings (TLS 1.3, client certificate required) and is
 // called with the same client certificate and metadata, so the ratio
 // measures our layers, not TLS; it connects to the same database as the
-// server role with the same pool settings.
+// server role with the same pool settings, and runs with the server's Go
+// runtime settings (devstack.ServerRuntimeSettings).
 //
 // Load: a closed loop of Plan.Concurrency workers over Plan.Connections
 // connections per side (see Load and measure), CreateAccount with a unique
@@ -50,6 +51,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -77,6 +79,9 @@ func Run(ctx context.Context, out io.Writer) error {
 func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	if p.Connections < 1 || p.Rounds < 1 {
 		return fmt.Errorf("plan: want Connections ≥ 1 and Rounds ≥ 1, got %d and %d", p.Connections, p.Rounds)
+	}
+	if p.ClientProcs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p.ClientProcs))
 	}
 	if _, err := os.Stat("go.work"); err != nil {
 		return fmt.Errorf("run from the repository root (where go.work is): %w", err)
@@ -194,8 +199,12 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	}
 	fmt.Fprintf(out, "baseline serving on %s; measuring for about %s\n\n", baseAddr,
 		time.Duration(len(rpcs)*2*p.Rounds)*(p.Warmup+p.Duration))
-	fullSide := target{name: "full", conns: asInterfaces(full), pid: fullPID}
-	baseSide := target{name: "baseline", conns: asInterfaces(base), pid: basePID}
+	postmaster, err := postmasterPID(cfg.DataDir())
+	if err != nil {
+		return err
+	}
+	fullSide := target{name: "full", conns: asInterfaces(full), cpu: cpuMeter{server: fullPID, postmaster: postmaster}}
+	baseSide := target{name: "baseline", conns: asInterfaces(base), cpu: cpuMeter{server: basePID, postmaster: postmaster}}
 	report := Report{Machine: ThisMachine(), Plan: p, LoadBefore: loadAverage()}
 	for _, rpc := range rpcs {
 		if err := analyzeAccounts(ctx, cfg.DatabaseURL(devstack.RoleMigrator, devstack.DBApp)); err != nil {
@@ -216,7 +225,7 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 type target struct {
 	name  string
 	conns []grpc.ClientConnInterface
-	pid   int // the serving process, for its CPU time
+	cpu   cpuMeter
 }
 
 // compare measures one RPC p.Rounds times on each side, alternating which
@@ -239,7 +248,7 @@ func compare(ctx context.Context, out io.Writer, p Plan, rpc string, newCall fun
 			}
 			st := summarize(s)
 			fmt.Fprintf(out, "  %-14s %-9s round %d: %8.1f req/s  p50 %s  p99 %s  cpu/req %s\n",
-				rpc, t.name, round+1, st.RPS(), ms(st.P50), ms(st.P99), us(st.CPUPerRequest))
+				rpc, t.name, round+1, st.RPS(), ms(st.P50), ms(st.P99), us(st.CPUPerRequest.Server))
 			if t.name == full.name {
 				got[0] = s
 			} else {
@@ -253,10 +262,10 @@ func compare(ctx context.Context, out io.Writer, p Plan, rpc string, newCall fun
 	return res, nil
 }
 
-// measureTarget runs one measurement against t and adds the serving
-// process's CPU time over it.
+// measureTarget runs one measurement against t and adds the CPU time
+// spent over it.
 func measureTarget(ctx context.Context, l Load, t target, call Call) (Sample, error) {
-	cpu0, err := processCPU(t.pid)
+	cpu0, err := t.cpu.read()
 	if err != nil {
 		return Sample{}, err
 	}
@@ -264,11 +273,11 @@ func measureTarget(ctx context.Context, l Load, t target, call Call) (Sample, er
 	if err != nil {
 		return Sample{}, err
 	}
-	cpu1, err := processCPU(t.pid)
+	cpu1, err := t.cpu.read()
 	if err != nil {
 		return Sample{}, err
 	}
-	s.CPU = cpu1 - cpu0
+	s.CPU = cpu1.sub(cpu0)
 	return s, nil
 }
 
@@ -318,6 +327,9 @@ func startBaseline(ctx context.Context, bin, logFile string, args []string) (add
 		return "", 0, nil, err
 	}
 	cmd := exec.Command(bin, args...) //nolint:noctx // stopped by stop, not by ctx, so that it outlives a cancelled measurement until cleanup
+	// The server's Go runtime settings, so that the ratio compares code,
+	// not runtime configuration.
+	cmd.Env = append(os.Environ(), "GODEBUG="+devstack.ServerGODEBUG(os.Getenv("GODEBUG")))
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()

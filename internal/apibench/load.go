@@ -35,9 +35,9 @@ type Sample struct {
 	Elapsed time.Duration
 	// Sent counts every request, warm-up included.
 	Sent int
-	// CPU is the serving process's CPU time over the whole run, warm-up
-	// included; the caller measures it (zero: not measured).
-	CPU time.Duration
+	// CPU is the CPU time spent over the whole run, warm-up included; the
+	// caller measures it (zero: not measured).
+	CPU CPU
 }
 
 // callTimeout bounds a request that started before the window closed; a
@@ -115,9 +115,9 @@ type Stats struct {
 	Requests int
 	Elapsed  time.Duration
 	P50, P99 time.Duration
-	// CPUPerRequest is the serving process's CPU time per request sent;
+	// CPUPerRequest is the CPU time per request sent, warm-up included;
 	// zero when not measured.
-	CPUPerRequest time.Duration
+	CPUPerRequest CPU
 }
 
 // RPS is the throughput: requests per second of measured time.
@@ -139,16 +139,16 @@ func summarize(samples ...Sample) Stats {
 	var st Stats
 	var all []time.Duration
 	var sent int
-	var cpu time.Duration
+	var cpu CPU
 	for _, s := range samples {
 		st.Requests += len(s.Latencies)
 		st.Elapsed += s.Elapsed
 		all = append(all, s.Latencies...)
 		sent += s.Sent
-		cpu += s.CPU
+		cpu = cpu.add(s.CPU)
 	}
 	if sent > 0 {
-		st.CPUPerRequest = cpu / time.Duration(sent)
+		st.CPUPerRequest = cpu.per(sent)
 	}
 	slices.Sort(all)
 	st.P50 = percentile(all, 50)

@@ -48,15 +48,15 @@ func TestPercentileIsNearestRank(t *testing.T) {
 
 func TestSummarizeMergesRounds(t *testing.T) {
 	t.Parallel()
-	a := Sample{Latencies: []time.Duration{ms1(3), ms1(1), ms1(2)}, Elapsed: 2 * time.Second, Sent: 5, CPU: ms1(5)}
-	b := Sample{Latencies: []time.Duration{ms1(100)}, Elapsed: time.Second, Sent: 3, CPU: ms1(11)}
+	a := Sample{Latencies: []time.Duration{ms1(3), ms1(1), ms1(2)}, Elapsed: 2 * time.Second, Sent: 5, CPU: CPU{Server: ms1(5), Machine: ms1(8)}}
+	b := Sample{Latencies: []time.Duration{ms1(100)}, Elapsed: time.Second, Sent: 3, CPU: CPU{Server: ms1(11), Machine: ms1(16)}}
 	st := summarize(a, b)
 	require.Equal(t, 4, st.Requests)
 	require.Equal(t, 3*time.Second, st.Elapsed)
 	require.InDelta(t, 4.0/3.0, st.RPS(), 1e-9)
 	require.Equal(t, ms1(2), st.P50, "sorted across rounds: 1 2 3 100")
 	require.Equal(t, ms1(100), st.P99)
-	require.Equal(t, ms1(2), st.CPUPerRequest, "16 ms over 8 requests sent, warm-up included")
+	require.Equal(t, CPU{Server: ms1(2), Machine: ms1(3)}, st.CPUPerRequest, "16 ms and 24 ms over 8 requests sent, warm-up included")
 	require.Equal(t, []time.Duration{ms1(3), ms1(1), ms1(2)}, a.Latencies, "the samples are not reordered")
 
 	require.Zero(t, summarize().RPS(), "nothing measured: zero, not NaN")

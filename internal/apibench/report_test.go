@@ -24,12 +24,12 @@ func TestPrint(t *testing.T) {
 	Print(&out, Report{
 		Machine:    Machine{CPU: "Test CPU 3000", Cores: 2, OS: "linux", Arch: "amd64", Go: "go1.26.8"},
 		LoadBefore: "0.50",
-		Plan:       Plan{Load: Load{Concurrency: 32, Warmup: time.Second, Duration: 5 * time.Second}, Connections: 4, Rounds: 2},
+		Plan:       Plan{Load: Load{Concurrency: 32, Warmup: time.Second, Duration: 5 * time.Second}, Connections: 4, Rounds: 2, ClientProcs: 1},
 		Results: []Result{
 			{
 				RPC:         "CreateAccount",
-				Full:        Stats{Requests: 9000, Elapsed: 10 * time.Second, P50: 1500 * time.Microsecond, P99: 12345678 * time.Nanosecond, CPUPerRequest: 412400 * time.Nanosecond},
-				Baseline:    Stats{Requests: 10000, Elapsed: 10 * time.Second, P50: time.Millisecond, P99: 10 * time.Millisecond, CPUPerRequest: 250 * time.Microsecond},
+				Full:        Stats{Requests: 9000, Elapsed: 10 * time.Second, P50: 1500 * time.Microsecond, P99: 12345678 * time.Nanosecond, CPUPerRequest: CPU{Server: 412400 * time.Nanosecond, Postgres: 100 * time.Microsecond, Client: 150 * time.Microsecond, Machine: 700 * time.Microsecond}},
+				Baseline:    Stats{Requests: 10000, Elapsed: 10 * time.Second, P50: time.Millisecond, P99: 10 * time.Millisecond, CPUPerRequest: CPU{Server: 250 * time.Microsecond, Postgres: 90 * time.Microsecond, Client: 140 * time.Microsecond, Machine: 500 * time.Microsecond}},
 				RoundRatios: []float64{0.891, 0.909},
 			},
 			{
@@ -41,14 +41,21 @@ func TestPrint(t *testing.T) {
 		},
 	})
 	want := `machine: Test CPU 3000, 2 cores, linux/amd64, go1.26.8; load average 0.50 before the measurements
-load: closed loop, 32 requests in flight over 4 mTLS connections per side, loopback; per RPC and side 2 × (1s warm-up + 5s measured), sides alternating
+load: closed loop, 32 requests in flight over 4 mTLS connections per side, loopback; per RPC and side 2 × (1s warm-up + 5s measured), sides alternating; load generator GOMAXPROCS 1
 
-rpc            side       requests     req/s        p50        p99   cpu/req
-CreateAccount  full           9000     900.0    1.500ms   12.346ms     412µs
-CreateAccount  baseline      10000    1000.0    1.000ms   10.000ms     250µs
-GetAccount     full           8000     800.0    0.250ms    2.000ms         -
-GetAccount     baseline      10000    1000.0    0.200ms    1.000ms         -
-cpu/req: CPU time of the serving process (server, or baseline) per request, warm-up included
+rpc            side       requests     req/s        p50        p99
+CreateAccount  full           9000     900.0    1.500ms   12.346ms
+CreateAccount  baseline      10000    1000.0    1.000ms   10.000ms
+GetAccount     full           8000     800.0    0.250ms    2.000ms
+GetAccount     baseline      10000    1000.0    0.200ms    1.000ms
+
+CPU time per request, warm-up included
+rpc            side         server  postgres    client      rest   machine
+CreateAccount  full          412µs     100µs     150µs      38µs     700µs
+CreateAccount  baseline      250µs      90µs     140µs      20µs     500µs
+GetAccount     full            0µs       0µs       0µs       0µs       0µs
+GetAccount     baseline        0µs       0µs       0µs       0µs       0µs
+server: the serving process (server, or baseline); client: the load generator; rest: the machine's other busy time (kernel, the stack's other processes, neighbours)
 
 rpc             full/baseline  rounds               target
 CreateAccount           0.90x  0.89 0.91            ≥ 0.85  met

@@ -94,6 +94,25 @@ func sourceStamp(root string, dirs ...string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)) + "\n", nil
 }
 
+// ServerRuntimeSettings are the Go runtime settings the API server runs
+// with, here and in the Kubernetes manifests (k8s/base/server/api.yaml,
+// kept equal by a test). gcshrinkstackoff=1: the server runs RPCs on
+// long-lived stream workers, and the garbage collector halved the stacks
+// of idle workers, which the next RPC through the request path (the
+// interceptors, the messenger, pgx) grew back by copying: a tenth of the
+// server's CPU under load. Stacks then stay at their largest size (a few
+// MiB for all workers); see docs/server.md.
+const ServerRuntimeSettings = "gcshrinkstackoff=1"
+
+// ServerGODEBUG is the server's GODEBUG: inherited settings, then
+// ServerRuntimeSettings (which wins on a conflict).
+func ServerGODEBUG(inherited string) string {
+	if inherited == "" {
+		return ServerRuntimeSettings
+	}
+	return inherited + "," + ServerRuntimeSettings
+}
+
 func (s *Stack) serverEnv() ([]string, error) {
 	key, err := s.hookKey()
 	if err != nil {
@@ -116,6 +135,7 @@ func (s *Stack) serverEnv() ([]string, error) {
 		"KRATOS_ADMIN_URL=" + s.cfg.KratosAdminURL(),
 		"ALLOWED_ORIGIN=" + s.cfg.WebOrigin(),
 		"LOG_FORMAT=text",
+		"GODEBUG=" + ServerGODEBUG(os.Getenv("GODEBUG")),
 		"KRATOS_HOOK_KEY=" + key,
 	}, nil
 }

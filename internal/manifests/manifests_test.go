@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/groundwork-dev/groundwork/internal/devstack"
 	"github.com/groundwork-dev/groundwork/internal/webproxy"
 )
 
@@ -559,5 +560,26 @@ func TestKratosDevModeOnlyInKind(t *testing.T) {
 				require.Equal(t, want, slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--dev"), overlay)
 			}
 		}
+	}
+}
+
+func TestServerRuntimeSettingsAreTheLocalStacks(t *testing.T) {
+	t.Parallel()
+	for _, overlay := range []string{DevOverlay, ProdOverlay} {
+		found := false
+		for _, d := range decoded(t, overlay).Deployments {
+			if d.Name != "server" {
+				continue
+			}
+			found = true
+			var godebug string
+			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "GODEBUG" {
+					godebug = e.Value
+				}
+			}
+			require.Equal(t, devstack.ServerRuntimeSettings, godebug, "%s: the API server's GODEBUG", overlay)
+		}
+		require.True(t, found, "%s has the server Deployment", overlay)
 	}
 }

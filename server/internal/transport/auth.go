@@ -89,8 +89,7 @@ func authenticate(ctx context.Context, a Authenticator, fullMethod string) (cont
 	if public(fullMethod) {
 		return ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	u, err := a.Authenticate(ctx, md)
+	u, err := a.Authenticate(ctx, requestMD(ctx))
 	switch {
 	case err == nil && u.ID == "":
 		annotate(ctx, slog.String("auth_error", "authenticator returned a user without ID"))
@@ -110,24 +109,14 @@ func authenticate(ctx context.Context, a Authenticator, fullMethod string) (cont
 	}
 }
 
-func authUnary(a Authenticator) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := authenticate(ctx, a, info.FullMethod)
-		if err != nil {
-			return nil, err
-		}
-		return handler(ctx, req)
+// requestMD is the request's metadata: the copy the stats handler kept
+// (see rpcState.header), or else a new one.
+func requestMD(ctx context.Context) metadata.MD {
+	if st, ok := rpcStateFrom(ctx); ok && st.header != nil {
+		return st.header
 	}
-}
-
-func authStream(a Authenticator) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := authenticate(ss.Context(), a, info.FullMethod)
-		if err != nil {
-			return err
-		}
-		return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
-	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	return md
 }
 
 // contextStream replaces a stream's context.

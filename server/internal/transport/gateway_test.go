@@ -92,6 +92,7 @@ func TestGatewayForwardsCredentials(t *testing.T) {
 		require.Empty(t, md.Get("x-unrelated"), "only credential headers are forwarded")
 		require.Empty(t, md.Get("grpcgateway-cookie"))
 		require.NotEmpty(t, md.Get("x-forwarded-for"))
+		require.Equal(t, b.auth.lastRequestMD(), md, "the authenticator is given the request's metadata")
 	})
 	t.Run("session token", func(t *testing.T) {
 		code, _ := b.request(t, http.MethodGet, "/api/v1/me", "", map[string]string{"X-Session-Token": goodToken})

@@ -109,29 +109,15 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 		}
 	}
 
-	outer := recoverer{log: cfg.Logger, panics: panics, outer: true}
-	inner := recoverer{log: cfg.Logger, panics: panics}
-	log := logger{log: cfg.Logger}
+	outer := edge{rec: recoverer{log: cfg.Logger, panics: panics, outer: true}, log: logger{log: cfg.Logger}}
+	inner := guard{timeout: cfg.DefaultTimeout, auth: cfg.Authenticator, rec: recoverer{log: cfg.Logger, panics: panics}}
 	srv := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(serverTLS(cfg.Certificate, cfg.ClientCAs))),
-		// The order is documented in docs/server.md; keep both chains alike.
-		grpc.ChainUnaryInterceptor(
-			outer.unary,
-			log.unary,
-			metrics.UnaryServerInterceptor(),
-			defaultDeadline(cfg.DefaultTimeout),
-			authUnary(cfg.Authenticator),
-			validateUnary,
-			inner.unary,
-		),
-		grpc.ChainStreamInterceptor(
-			outer.stream,
-			log.stream,
-			metrics.StreamServerInterceptor(),
-			authStream(cfg.Authenticator),
-			validateStream,
-			inner.stream,
-		),
+		// The order is documented in docs/server.md: recovery and logging
+		// (edge), metrics, then deadline, authentication, validation and
+		// recovery around the handler (guard).
+		grpc.ChainUnaryInterceptor(outer.unary, metrics.UnaryServerInterceptor(), inner.unary),
+		grpc.ChainStreamInterceptor(outer.stream, metrics.StreamServerInterceptor(), inner.stream),
 		grpc.StatsHandler(refused),
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),

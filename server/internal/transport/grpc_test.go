@@ -162,7 +162,7 @@ func TestAuthentication(t *testing.T) {
 		resp, err := users.GetMe(withToken(t.Context(), goodToken), &groundworkv1.GetMeRequest{})
 		require.NoError(t, err)
 		require.Equal(t, userID, resp.GetUser().GetId())
-		require.NotEmpty(t, b.logs.lines("method=/groundwork.v1.UserService/GetMe", "code=OK", "user_id="+userID, "peer_cn=test-client"))
+		require.NotEmpty(t, b.logs.lines("method=/groundwork.v1.UserService/GetMe", "code=OK", "user_id="+userID, "peer_cn=test-client", "peer=127.0.0.1:"))
 	})
 	t.Run("an undecidable session is UNAVAILABLE and the cause is logged, not sent", func(t *testing.T) {
 		_, err := users.GetMe(withToken(t.Context(), brokenToken), &groundworkv1.GetMeRequest{})

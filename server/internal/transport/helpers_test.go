@@ -37,17 +37,20 @@ const (
 )
 
 // fakeAuth accepts goodToken (as x-session-token or a Bearer authorization)
-// and goodCookie, and records the metadata of the last request.
+// and goodCookie, and records the metadata it was given and the whole
+// metadata of the last request.
 type fakeAuth struct {
-	mu   sync.Mutex
-	last metadata.MD
+	mu       sync.Mutex
+	last     metadata.MD
+	lastFull metadata.MD
 	// panicOn is a token that makes Authenticate panic.
 	panicOn string
 }
 
-func (a *fakeAuth) Authenticate(_ context.Context, md metadata.MD) (identity.User, error) {
+func (a *fakeAuth) Authenticate(ctx context.Context, md metadata.MD) (identity.User, error) {
+	full, _ := metadata.FromIncomingContext(ctx)
 	a.mu.Lock()
-	a.last = md.Copy()
+	a.last, a.lastFull = md.Copy(), full
 	a.mu.Unlock()
 	ok := false
 	for _, v := range md.Get(transport.MDSessionToken) {
@@ -75,6 +78,12 @@ func (a *fakeAuth) lastMD() metadata.MD {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.last
+}
+
+func (a *fakeAuth) lastRequestMD() metadata.MD {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lastFull
 }
 
 // fakeUsers answers GetMe with the authenticated caller, or runs getMe.
@@ -188,7 +197,7 @@ func setup(t *testing.T, o setupOptions) *testBundle {
 
 // clientTLS is a TLS client configuration with the test client's
 // certificate (or the named Secret's, or none for "").
-func (b *testBundle) clientTLS(t *testing.T, secret string) *tls.Config {
+func (b *testBundle) clientTLS(t testing.TB, secret string) *tls.Config {
 	t.Helper()
 	roots := x509.NewCertPool()
 	caPEM, err := os.ReadFile(b.tree.Paths(tlsfilestest.ServerCA).Cert)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,16 +18,42 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// callLog collects attributes for the one log line of an RPC, so that the
-// interceptors and handlers inside the logging interceptor add to that line
-// instead of logging on their own.
-type callLog struct {
+// rpcState is what the interceptors of one RPC share, made once per RPC:
+// the attributes that the interceptors and handlers inside the logging
+// interceptor add to its one log line (so that they do not log on their
+// own), whether a handler panicked, and what the refusals stats handler
+// needs. TagRPC puts it on the RPC's context; the logging interceptor
+// makes one when no stats handler did.
+type rpcState struct {
+	method string
+	conn   *connInfo // the connection's peer, when TagConn saw it
+	seen   atomic.Bool
+	// header is the request's metadata as the InHeader stats event
+	// carries it: a copy grpc-go makes for stats handlers anyway, read
+	// here instead of copying the metadata again per key. Nil without a
+	// stats handler; written before the interceptors run, read-only after.
+	header metadata.MD
+
 	mu    sync.Mutex
 	attrs []slog.Attr
 	panic bool
+	// buf holds the first few attributes, so that the common line (a
+	// user_id) allocates nothing more.
+	buf [2]slog.Attr
 }
 
-type callLogKey struct{}
+func newRPCState(method string, conn *connInfo) *rpcState {
+	st := &rpcState{method: method, conn: conn}
+	st.attrs = st.buf[:0]
+	return st
+}
+
+type rpcStateKey struct{}
+
+func rpcStateFrom(ctx context.Context) (*rpcState, bool) {
+	st, ok := ctx.Value(rpcStateKey{}).(*rpcState)
+	return st, ok
+}
 
 // Annotate adds attributes to the request log line of the RPC whose
 // context ctx is (the cause behind an INTERNAL status, say), so that the
@@ -34,83 +61,139 @@ type callLogKey struct{}
 func Annotate(ctx context.Context, attrs ...slog.Attr) { annotate(ctx, attrs...) }
 
 func annotate(ctx context.Context, attrs ...slog.Attr) {
-	if cl, ok := ctx.Value(callLogKey{}).(*callLog); ok {
-		cl.mu.Lock()
-		cl.attrs = append(cl.attrs, attrs...)
-		cl.mu.Unlock()
+	if st, ok := rpcStateFrom(ctx); ok {
+		st.mu.Lock()
+		st.attrs = append(st.attrs, attrs...)
+		st.mu.Unlock()
 	}
 }
 
 // logger writes the request log line of every RPC.
 type logger struct{ log *slog.Logger }
 
+// begin marks the RPC as seen by the interceptors and returns its state,
+// and the context to carry on with when the state is new.
+func (l logger) begin(ctx context.Context, method string) (context.Context, *rpcState) {
+	st, ok := rpcStateFrom(ctx)
+	if !ok {
+		st = newRPCState(method, nil)
+		ctx = context.WithValue(ctx, rpcStateKey{}, st)
+	}
+	st.seen.Store(true)
+	return ctx, st
+}
+
 func (l logger) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	markSeen(ctx)
-	cl := &callLog{}
-	resp, err := handler(context.WithValue(ctx, callLogKey{}, cl), req)
-	l.write(ctx, info.FullMethod, start, err, cl)
+	ctx, st := l.begin(ctx, info.FullMethod)
+	resp, err := handler(ctx, req)
+	l.write(ctx, info.FullMethod, start, err, st)
 	return resp, err
 }
 
 func (l logger) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
-	cl := &callLog{}
-	ctx := ss.Context()
-	markSeen(ctx)
-	err := handler(srv, &contextStream{ServerStream: ss, ctx: context.WithValue(ctx, callLogKey{}, cl)})
-	l.write(ctx, info.FullMethod, start, err, cl)
+	ctx, st := l.begin(ss.Context(), info.FullMethod)
+	if ctx != ss.Context() {
+		ss = &contextStream{ServerStream: ss, ctx: ctx}
+	}
+	err := handler(srv, ss)
+	l.write(ctx, info.FullMethod, start, err, st)
 	return err
 }
 
-func (l logger) write(ctx context.Context, method string, start time.Time, err error, cl *callLog) {
+func (l logger) write(ctx context.Context, method string, start time.Time, err error, st *rpcState) {
 	code := codes.OK
-	var st *status.Status
+	var s *status.Status
 	if err != nil {
-		st = status.Convert(err)
-		code = st.Code()
+		s = status.Convert(err)
+		code = s.Code()
 	}
-	level := levelFor(code, cl.panicked())
+	level := levelFor(code, st.panicked())
 	// Every RPC passes here: skip building a line nobody keeps.
-	if !l.log.Enabled(ctx, level) {
+	h := l.log.Handler()
+	if !h.Enabled(ctx, level) {
 		return
 	}
+	now := time.Now()
+	// The record is built here rather than by Logger.LogAttrs, which asks
+	// the runtime for the caller's program counter on every call: a stack
+	// walk per RPC for a source location that would always be this line.
+	r := slog.NewRecord(now, level, "rpc", 0)
 	// A fixed array keeps the common line's attributes off the heap.
 	var buf [8]slog.Attr
 	attrs := append(buf[:0],
 		slog.String("method", method),
 		slog.String("code", code.String()),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", now.Sub(start)),
 	)
-	if p, ok := peer.FromContext(ctx); ok {
-		attrs = append(attrs, slog.String("peer", p.Addr.String()))
-		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
-			attrs = append(attrs, slog.String("peer_cn", ti.State.PeerCertificates[0].Subject.CommonName))
-		}
-	}
-	// ValueFromIncomingContext reads one key without copying the metadata.
-	if ff := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(ff) > 0 {
+	attrs = appendPeer(ctx, attrs, st.conn)
+	if ff := st.metadata(ctx, "x-forwarded-for"); len(ff) > 0 {
 		attrs = append(attrs, slog.String("forwarded_for", ff[0]))
 	}
 	if err != nil {
 		// error is what the client got; cause, when it says more, is the
 		// error behind it (an error whose GRPCStatus hides its cause, as
 		// grpcerr's do).
-		attrs = append(attrs, slog.String("error", st.Message()))
-		if cause := err.Error(); cause != st.Message() && cause != st.Err().Error() {
+		attrs = append(attrs, slog.String("error", s.Message()))
+		if cause := err.Error(); cause != s.Message() && cause != s.Err().Error() {
 			attrs = append(attrs, slog.String("cause", cause))
 		}
 	}
-	cl.mu.Lock()
-	attrs = append(attrs, cl.attrs...)
-	cl.mu.Unlock()
-	l.log.LogAttrs(ctx, level, "rpc", attrs...)
+	r.AddAttrs(attrs...)
+	st.mu.Lock()
+	r.AddAttrs(st.attrs...)
+	st.mu.Unlock()
+	_ = h.Handle(ctx, r) // as Logger.LogAttrs: a handler's error has nowhere to go
 }
 
-func (cl *callLog) panicked() bool {
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	return cl.panic
+// appendPeer adds the client's address and certificate name: from the
+// connection's connInfo, worked out once per connection, or else from the
+// RPC's peer.
+func appendPeer(ctx context.Context, attrs []slog.Attr, conn *connInfo) []slog.Attr {
+	if conn == nil {
+		p, ok := peer.FromContext(ctx)
+		if !ok {
+			return attrs
+		}
+		conn = newConnInfo(p)
+	}
+	attrs = append(attrs, slog.String("peer", conn.addr))
+	if conn.cn != "" {
+		attrs = append(attrs, slog.String("peer_cn", conn.cn))
+	}
+	return attrs
+}
+
+// connInfo is what the request log says about a connection's client.
+type connInfo struct {
+	addr string // remote address
+	cn   string // common name of the client certificate, if any
+}
+
+func newConnInfo(p *peer.Peer) *connInfo {
+	c := &connInfo{}
+	if p.Addr != nil {
+		c.addr = p.Addr.String()
+	}
+	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+		c.cn = ti.State.PeerCertificates[0].Subject.CommonName
+	}
+	return c
+}
+
+// metadata returns the values of a request metadata key (lower case).
+func (st *rpcState) metadata(ctx context.Context, key string) []string {
+	if st.header != nil {
+		return st.header[key]
+	}
+	return metadata.ValueFromIncomingContext(ctx, key)
+}
+
+func (st *rpcState) panicked() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.panic
 }
 
 // levelFor logs server faults as errors, conditions worth a look as
@@ -150,11 +233,11 @@ func (r recoverer) recovered(ctx context.Context, method string, p any) error {
 			slog.String("method", method), slog.String("panic", fmt.Sprint(p)), slog.String("stack", stack))
 		return errInternal
 	}
-	if cl, ok := ctx.Value(callLogKey{}).(*callLog); ok {
-		cl.mu.Lock()
-		cl.panic = true
-		cl.attrs = append(cl.attrs, slog.String("panic", fmt.Sprint(p)), slog.String("stack", stack))
-		cl.mu.Unlock()
+	if st, ok := rpcStateFrom(ctx); ok {
+		st.mu.Lock()
+		st.panic = true
+		st.attrs = append(st.attrs, slog.String("panic", fmt.Sprint(p)), slog.String("stack", stack))
+		st.mu.Unlock()
 	} else {
 		r.log.LogAttrs(ctx, slog.LevelError, "panic in handler",
 			slog.String("method", method), slog.String("panic", fmt.Sprint(p)), slog.String("stack", stack))
@@ -180,20 +263,6 @@ func (r recoverer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 	return handler(srv, ss)
 }
 
-// defaultDeadline gives a unary RPC without a deadline one, so that no
-// request holds a database connection or a Kratos call forever. Streams
-// are left alone: a health Watch is meant to last.
-func defaultDeadline(d time.Duration) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if _, ok := ctx.Deadline(); ok {
-			return handler(ctx, req)
-		}
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		return handler(ctx, req)
-	}
-}
-
 // validator is implemented by request messages that can check themselves.
 type validator interface{ Validate() error }
 
@@ -215,17 +284,6 @@ func validate(m any) error {
 	return status.Error(codes.InvalidArgument, err.Error())
 }
 
-func validateUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := validate(req); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
-}
-
-func validateStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return handler(srv, &validatingStream{ss})
-}
-
 // validatingStream validates every message a client streams in.
 type validatingStream struct{ grpc.ServerStream }
 
@@ -234,4 +292,65 @@ func (s *validatingStream) RecvMsg(m any) error {
 		return err
 	}
 	return validate(m)
+}
+
+// edge is the outer end of the chain: recovery around logging, so that a
+// panic anywhere below is caught, and the RPC's one log line. One link
+// instead of two: each link of grpc-go's chain costs a closure and two
+// stack frames per RPC.
+type edge struct {
+	rec recoverer // outer
+	log logger
+}
+
+func (e edge) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, e.rec.recovered(ctx, info.FullMethod, p)
+		}
+	}()
+	return e.log.unary(ctx, req, info, handler)
+}
+
+func (e edge) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = e.rec.recovered(ss.Context(), info.FullMethod, p)
+		}
+	}()
+	return e.log.stream(srv, ss, info, handler)
+}
+
+// guard is the inner end of the chain, in this order: the default
+// deadline (unary RPCs only: a health Watch is meant to last),
+// authentication, validation, and recovery around the handler.
+type guard struct {
+	timeout time.Duration
+	auth    Authenticator
+	rec     recoverer // inner
+}
+
+func (g guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		// No request holds a database connection or a Kratos call forever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+	}
+	ctx, err := authenticate(ctx, g.auth, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(req); err != nil {
+		return nil, err
+	}
+	return g.rec.unary(ctx, req, info, handler)
+}
+
+func (g guard) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, err := authenticate(ss.Context(), g.auth, info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return g.rec.stream(srv, &validatingStream{&contextStream{ServerStream: ss, ctx: ctx}}, info, handler)
 }

@@ -3,13 +3,30 @@ package transport
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/groundwork-dev/groundwork/server/internal/identity"
 )
+
+// anyone authenticates every request as one user.
+type anyone struct{}
+
+func (anyone) Authenticate(context.Context, metadata.MD) (identity.User, error) {
+	return identity.User{ID: "u1"}, nil
+}
+
+// testGuard is the inner end of the chain with an Authenticator that lets
+// everyone in.
+var testGuard = guard{timeout: time.Minute, auth: anyone{}, rec: recoverer{log: slog.New(slog.DiscardHandler), panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "p"})}}
 
 // checked is a request message that validates itself.
 type checked struct{ err error }
@@ -35,7 +52,7 @@ func TestValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reached = false
-			resp, err := validateUnary(context.Background(), tc.req, info, handler)
+			resp, err := testGuard.unary(context.Background(), tc.req, info, handler)
 			require.Equal(t, tc.wantCode, status.Code(err))
 			if tc.wantCode == codes.OK {
 				require.True(t, reached)
@@ -54,6 +71,8 @@ type recvStream struct {
 	msg error
 }
 
+func (recvStream) Context() context.Context { return context.Background() }
+
 func (s recvStream) RecvMsg(m any) error {
 	m.(*checked).err = s.msg
 	return nil
@@ -61,7 +80,7 @@ func (s recvStream) RecvMsg(m any) error {
 
 func TestValidationOfStreamedMessages(t *testing.T) {
 	t.Parallel()
-	err := validateStream(nil, recvStream{msg: errors.New("id: malformed")}, &grpc.StreamServerInfo{},
+	err := testGuard.stream(nil, recvStream{msg: errors.New("id: malformed")}, &grpc.StreamServerInfo{FullMethod: "/groundwork.v1.AccountService/Watch"},
 		func(_ any, ss grpc.ServerStream) error { return ss.RecvMsg(&checked{}) })
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 	require.Equal(t, "id: malformed", status.Convert(err).Message())

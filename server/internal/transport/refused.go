@@ -4,10 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
@@ -16,8 +16,10 @@ import (
 // interceptor chain runs, and that the logging and metrics interceptors
 // therefore never see: above all a request larger than MaxMessageSize
 // (RESOURCE_EXHAUSTED), also a request that does not decode. It is a
-// stats.Handler: TagRPC marks every RPC, the logging interceptor records
-// that it saw the RPC, and HandleRPC's End event reports the others.
+// stats.Handler: TagRPC puts every RPC's rpcState on its context, the
+// logging interceptor records in it that it saw the RPC, and HandleRPC's
+// End event reports the others. TagConn notes each connection's client for
+// the request log.
 type refusals struct {
 	log     *slog.Logger
 	counter *prometheus.CounterVec
@@ -30,31 +32,23 @@ func newRefusals(log *slog.Logger) refusals {
 	}, []string{"grpc_service", "grpc_method", "grpc_code"})}
 }
 
-// rpcSeen is the mark TagRPC puts on an RPC's context.
-type rpcSeen struct {
-	method string
-	seen   atomic.Bool
-}
-
-type rpcSeenKey struct{}
-
-// markSeen records that the interceptors handled the RPC of ctx.
-func markSeen(ctx context.Context) {
-	if m, ok := ctx.Value(rpcSeenKey{}).(*rpcSeen); ok {
-		m.seen.Store(true)
-	}
-}
-
 func (r refusals) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	return context.WithValue(ctx, rpcSeenKey{}, &rpcSeen{method: info.FullMethodName})
+	conn, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	return context.WithValue(ctx, rpcStateKey{}, newRPCState(info.FullMethodName, conn))
 }
 
 func (r refusals) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if in, ok := s.(*stats.InHeader); ok && !in.Client {
+		if st, ok := rpcStateFrom(ctx); ok {
+			st.header = in.Header
+		}
+		return
+	}
 	end, ok := s.(*stats.End)
 	if !ok || end.Client {
 		return
 	}
-	m, ok := ctx.Value(rpcSeenKey{}).(*rpcSeen)
+	m, ok := rpcStateFrom(ctx)
 	if !ok || m.seen.Load() {
 		return
 	}
@@ -72,8 +66,19 @@ func (r refusals) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	)
 }
 
-func (refusals) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
-func (refusals) HandleConn(context.Context, stats.ConnStats)                       {}
+type connInfoKey struct{}
+
+// TagConn works out once per connection what the request log says about
+// its client (the RPCs' contexts derive from the connection's).
+func (refusals) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, connInfoKey{}, newConnInfo(p))
+}
+
+func (refusals) HandleConn(context.Context, stats.ConnStats) {}
 
 // splitMethod splits "/package.Service/Method".
 func splitMethod(full string) (service, method string) {
