@@ -56,10 +56,16 @@ const (
 // grpc-go starts a goroutine per RPC, and our request path (interceptors,
 // messenger, pgx) is deep enough to outgrow a new goroutine's stack: the
 // runtime copied stacks for about a tenth of the server's CPU time under
-// load. A worker keeps its grown stack from one RPC to the next. RPCs
-// beyond this many in flight still get their own goroutine, so this bounds
-// nothing; idle workers cost their stacks (a few MiB in all).
-const streamWorkers = 256
+// load. A worker keeps its grown stack from one RPC to the next — as long
+// as the garbage collector does not shrink it while the worker idles,
+// which the server's GODEBUG=gcshrinkstackoff=1 prevents (see
+// docs/server.md). grpc-go hands each RPC to the worker that has waited
+// longest, so workers beyond the RPCs in flight only rotate through more
+// stacks that have gone cold in the CPU caches; 64 covers the load a
+// one-CPU pod serves. RPCs beyond this many in flight get their own
+// goroutine, so this bounds nothing; idle workers cost their stacks (about
+// 2 MiB in all).
+const streamWorkers = 64
 
 // GRPCServer is the mTLS gRPC server with the interceptor chain and the
 // health service. Start it once; Stop may be called any number of times.
