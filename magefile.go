@@ -142,9 +142,13 @@ func (Bench) DevUp(ctx context.Context) error {
 	return devbench.Run(ctx, os.Stdout)
 }
 
-// API loads CreateAccount and GetAccount on a private full stack and on a bare grpc-go + pgx baseline, and prints req/s, p50/p99 and the ratio.
+// API loads CreateAccount and GetAccount on a private full stack and on a bare grpc-go + pgx baseline, and prints req/s, p50/p99 and the ratio (APIBENCH_CONCURRENCY, APIBENCH_ROUNDS change the load).
 func (Bench) API(ctx context.Context) error {
-	return apibench.Run(ctx, os.Stdout)
+	p, err := apibench.PlanFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	return apibench.RunPlan(ctx, os.Stdout, p)
 }
 
 // Queue runs the same job workloads through pgqueue and through River directly on a private PostgreSQL, and prints jobs/s, latency and the ratios.

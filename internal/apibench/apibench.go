@@ -69,13 +69,8 @@ import (
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
 )
 
-// Run measures with DefaultPlan and prints the table. It runs from the
-// repository root (where mage runs).
-func Run(ctx context.Context, out io.Writer) error {
-	return RunPlan(ctx, out, DefaultPlan)
-}
-
-// RunPlan is Run with another plan.
+// RunPlan measures with plan p (DefaultPlan, or PlanFromEnv's) and prints
+// the table. It runs from the repository root (where mage runs).
 func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	if p.Connections < 1 || p.Rounds < 1 {
 		return fmt.Errorf("plan: want Connections ≥ 1 and Rounds ≥ 1, got %d and %d", p.Connections, p.Rounds)

@@ -160,3 +160,31 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float6
 func us(d time.Duration) string {
 	return fmt.Sprintf("%dµs", d.Round(time.Microsecond).Microseconds())
 }
+
+// PlanFromEnv is DefaultPlan with the load changed by the environment:
+// APIBENCH_CONCURRENCY (requests in flight per side) and APIBENCH_ROUNDS
+// (measurements per side and RPC). The ratio depends on the load's shape
+// (docs/performance.md shows it at two concurrencies), so it can be
+// measured at others without editing code.
+func PlanFromEnv(getenv func(string) string) (Plan, error) {
+	p := DefaultPlan
+	for _, v := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{
+		{"APIBENCH_CONCURRENCY", &p.Concurrency, 4096},
+		{"APIBENCH_ROUNDS", &p.Rounds, 100},
+	} {
+		s := getenv(v.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > v.max {
+			return Plan{}, fmt.Errorf("%s=%q: want a whole number from 1 to %d", v.name, s, v.max)
+		}
+		*v.dst = n
+	}
+	return p, nil
+}

@@ -72,3 +72,24 @@ func TestThisMachineNamesTheCPUAndGo(t *testing.T) {
 	require.Contains(t, m.Go, "go")
 	require.NotEmpty(t, loadAverage())
 }
+
+func TestPlanFromEnv(t *testing.T) {
+	t.Parallel()
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	p, err := PlanFromEnv(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, DefaultPlan, p)
+
+	p, err = PlanFromEnv(env(map[string]string{"APIBENCH_CONCURRENCY": "64", "APIBENCH_ROUNDS": "5"}))
+	require.NoError(t, err)
+	require.Equal(t, 64, p.Concurrency)
+	require.Equal(t, 5, p.Rounds)
+	require.Equal(t, DefaultPlan.Connections, p.Connections, "the rest stays")
+
+	for _, bad := range []map[string]string{
+		{"APIBENCH_CONCURRENCY": "0"}, {"APIBENCH_CONCURRENCY": "lots"}, {"APIBENCH_ROUNDS": "-1"}, {"APIBENCH_ROUNDS": "1000"},
+	} {
+		_, err := PlanFromEnv(env(bad))
+		require.ErrorContains(t, err, "want a whole number", "%v", bad)
+	}
+}
