@@ -42,16 +42,23 @@ func TestParseMachineBusyLeavesOutIdleIOWaitAndSteal(t *testing.T) {
 
 func TestMachineBusyGrows(t *testing.T) {
 	t.Parallel()
-	before, err := machineBusy()
+	requireGrowsWhileSpinning(t, "the machine's busy time", machineBusy)
+}
+
+// requireGrowsWhileSpinning burns CPU until the tick-granular counter read
+// by read moves, and fails if it does not within 10 s.
+func requireGrowsWhileSpinning(t *testing.T, what string, read func() (time.Duration, error)) {
+	t.Helper()
+	before, err := read()
 	require.NoError(t, err)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		now, err := machineBusy()
+		now, err := read()
 		require.NoError(t, err)
 		if now > before {
 			return
 		}
 	}
-	t.Fatal("the machine's busy time did not grow while the test spun")
+	t.Fatalf("%s did not grow while the test spun", what)
 }
 
 func TestClusterCPUCountsLiveAndExitedChildren(t *testing.T) {
@@ -91,17 +98,7 @@ func TestPostmasterPID(t *testing.T) {
 
 func TestProcessCPUOfThisProcess(t *testing.T) {
 	t.Parallel()
-	before, err := processCPU(os.Getpid())
-	require.NoError(t, err)
-	// Burn CPU until the kernel's tick-granular counter moves.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		now, err := processCPU(os.Getpid())
-		require.NoError(t, err)
-		if now > before {
-			return
-		}
-	}
-	t.Fatal("CPU time did not grow while the test spun")
+	requireGrowsWhileSpinning(t, "this process's CPU time", func() (time.Duration, error) { return processCPU(os.Getpid()) })
 }
 
 func TestListenerPIDFindsThisProcess(t *testing.T) {
