@@ -29,11 +29,11 @@
 // drift on a shared machine hits both; the table sums the rounds,
 // percentiles are exact over every request, and each round's own ratio is
 // shown to make the noise visible. Beside throughput and latency the table
-// shows the CPU time the serving process (server or baseline) spent per
-// request, read from /proc: it moves much less than throughput when
-// neighbours load the machine, and it is the cost of our layers directly.
-// Before each RPC's measurements the accounts table is analyzed, so that
-// the query plan does not depend on autovacuum's timing (analyzeAccounts).
+// shows the CPU time spent per request by the serving process, PostgreSQL,
+// the load generator and the rest of the machine, read from /proc (see
+// CPU). Before each RPC's measurements the accounts table is vacuumed and
+// analyzed, so that neither the query plan nor autovacuum's work depends on
+// autovacuum's timing (maintainAccounts).
 package apibench
 
 import (
@@ -202,7 +202,7 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	baseSide := target{name: "baseline", conns: asInterfaces(base), cpu: cpuMeter{server: basePID, postmaster: postmaster}}
 	report := Report{Machine: ThisMachine(), Plan: p, LoadBefore: loadAverage()}
 	for _, rpc := range rpcs {
-		if err := analyzeAccounts(ctx, cfg.DatabaseURL(devstack.RoleMigrator, devstack.DBApp)); err != nil {
+		if err := maintainAccounts(ctx, cfg.DatabaseURL(devstack.RoleMigrator, devstack.DBApp)); err != nil {
 			return err
 		}
 		res, err := compare(mdCtx, out, p, rpc.name, rpc.call, fullSide, baseSide)
@@ -276,26 +276,28 @@ func measureTarget(ctx context.Context, l Load, t target, call Call) (Sample, er
 	return s, nil
 }
 
-// analyzeAccounts refreshes the planner's statistics of accounts, as the
-// table's owner, as autovacuum would have done in a database that has been
-// running for a while. Without it GetAccount's plan depends on when
-// autovacuum last ran: right after CreateAccount's tens of thousands of
-// inserts for one owner, stale statistics make PostgreSQL look the id up
-// through the owner's name index and filter every row of that owner
-// (~15 ms a query instead of ~0.05 ms through the primary key), and the
-// benchmark would measure the planner, not our layers.
-func analyzeAccounts(ctx context.Context, migratorURL string) error {
+// maintainAccounts vacuums accounts and refreshes its planner statistics,
+// as the table's owner, as autovacuum would have done in a database that
+// has been running for a while. Without the statistics GetAccount's plan
+// depends on when autovacuum last ran: right after CreateAccount's tens of
+// thousands of inserts for one owner, stale statistics make PostgreSQL look
+// the id up through the owner's name index and filter every row of that
+// owner (~15 ms a query instead of ~0.05 ms through the primary key), and
+// the benchmark would measure the planner, not our layers. Without the
+// vacuum, the autovacuum those inserts trigger runs during the next RPC's
+// first rounds and loads whichever side they measure.
+func maintainAccounts(ctx context.Context, migratorURL string) error {
 	cfg, err := dbconn.ConnConfig(migratorURL)
 	if err != nil {
 		return err
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("connect as the migrator to analyze accounts: %w", err)
+		return fmt.Errorf("connect as the migrator to vacuum accounts: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "ANALYZE accounts"); err != nil {
-		return fmt.Errorf("analyze accounts: %w", err)
+	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) accounts"); err != nil {
+		return fmt.Errorf("vacuum accounts: %w", err)
 	}
 	return nil
 }

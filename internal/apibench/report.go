@@ -25,7 +25,11 @@ type Plan struct {
 	ClientProcs int
 }
 
-// DefaultPlan measures for 72 s: 2 RPCs × 2 sides × 3 rounds × 6 s.
+// DefaultPlan measures for 96 s: 2 RPCs × 2 sides × 4 rounds × 6 s. The
+// rounds alternate which side goes first (full, baseline | baseline, full
+// | ...); an even number makes each side go first equally often, so that
+// whatever the machine carries over from the previous measurement (the
+// other RPC's aftermath, a checkpoint) does not fall on one side more.
 //
 // The load generator gets one P. With one per core it shares the two cores
 // with the server and PostgreSQL, and its own CPU per request depended on
@@ -37,7 +41,7 @@ type Plan struct {
 var DefaultPlan = Plan{
 	Load:        Load{Concurrency: 32, Warmup: time.Second, Duration: 5 * time.Second},
 	Connections: 4,
-	Rounds:      3,
+	Rounds:      4,
 	ClientProcs: 1,
 }
 
