@@ -1,15 +1,15 @@
 package devstack
 
 import (
-	"net"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
 // Ports for private stacks come from below the ephemeral range, so that no
-// outgoing connection can take one before the stack binds it.
+// outgoing connection can take one before the stack binds it. (Whether a
+// returned port is still free when the caller binds it is not asserted:
+// other test processes pick from the same range at the same time.)
 func TestFreePortIsBelowTheEphemeralRange(t *testing.T) {
 	t.Parallel()
 	lo, hi := privatePortRange()
@@ -19,8 +19,5 @@ func TestFreePortIsBelowTheEphemeralRange(t *testing.T) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, p, lo)
 		require.Less(t, p, hi)
-		l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		require.NoError(t, err, "the port is free")
-		require.NoError(t, l.Close())
 	}
 }
