@@ -20,8 +20,11 @@
 // Verified sessions are cached, keyed by a SHA-256 digest of the credential,
 // for at most the cache TTL (DefaultCacheTTL, 5 s) and never past the
 // session's own expiry, so a session revoked in Kratos keeps working for at
-// most one TTL. Concurrent requests with the same credential share one
-// verification. The OnAuthenticated hook runs once per verification against
+// most one TTL. A cache hit in the last fifth of an entry's life starts a
+// verification in the background (refreshPoint), so that a busy session's
+// requests do not all wait for Kratos when the entry runs out; a refresh
+// that Kratos rejects drops the entry. Concurrent requests with the same
+// credential share one verification. The OnAuthenticated hook runs once per verification against
 // Kratos (not on cache hits); if it fails, the request fails and nothing is
 // cached.
 //
@@ -180,12 +183,27 @@ func (v *Verifier) Authenticate(ctx context.Context, md metadata.MD) (identity.U
 	}
 	key := cred.key()
 	if v.ttl > 0 {
-		if u, ok := v.cache.get(key, v.now()); ok {
+		if u, ok, refresh := v.cache.get(key, v.now()); ok {
+			if refresh {
+				v.start(ctx, key, cred)
+			}
 			return u, nil
 		}
 	}
 
+	call := v.start(ctx, key, cred)
+	select {
+	case <-call.done:
+		return call.user, call.err
+	case <-ctx.Done():
+		return identity.User{}, fmt.Errorf("auth: wait for the session check: %w", ctx.Err())
+	}
+}
+
+// start returns the verification of key in flight, starting one if none is.
+func (v *Verifier) start(ctx context.Context, key cacheKey, cred credential) *verification {
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	call, running := v.inflight[key]
 	if !running {
 		call = &verification{done: make(chan struct{})}
@@ -195,14 +213,7 @@ func (v *Verifier) Authenticate(ctx context.Context, md metadata.MD) (identity.U
 		// verified session is always recorded; bounded by the timeout.
 		go v.run(context.WithoutCancel(ctx), key, cred, call)
 	}
-	v.mu.Unlock()
-
-	select {
-	case <-call.done:
-		return call.user, call.err
-	case <-ctx.Done():
-		return identity.User{}, fmt.Errorf("auth: wait for the session check: %w", ctx.Err())
-	}
+	return call
 }
 
 func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call *verification) {
@@ -219,7 +230,7 @@ func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call 
 		v.mu.Unlock()
 		close(call.done)
 	}()
-	u, expires, err := v.verify(ctx, cred)
+	u, expires, refreshAt, err := v.verify(ctx, cred)
 	if err == nil && v.onAuth != nil {
 		if herr := v.onAuth(ctx, u); herr != nil {
 			err = fmt.Errorf("auth: record the authenticated user %s: %w", u.ID, herr)
@@ -234,17 +245,22 @@ func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call 
 		// match context.DeadlineExceeded.
 		err = fmt.Errorf("%w: the session check took longer than %s: %s", ErrUnavailable, v.timeout, err.Error())
 	}
-	if err == nil && v.ttl > 0 {
+	switch {
+	case err == nil && v.ttl > 0:
 		// Cached before the in-flight entry goes, so that no request
 		// arriving in between asks Kratos again.
-		v.cache.put(key, u, expires)
+		v.cache.put(key, u, expires, refreshAt)
+	case errors.Is(err, ErrUnauthenticated):
+		// A refresh found the session revoked or expired: stop serving it
+		// now rather than at the end of its TTL.
+		v.cache.drop(key)
 	}
 	call.user, call.err = u, err
 }
 
-// verify asks Kratos about the credential and returns the session's user
-// and until when it may be cached.
-func (v *Verifier) verify(ctx context.Context, cred credential) (identity.User, time.Time, error) {
+// verify asks Kratos about the credential and returns the session's user,
+// until when it may be cached and when a refresh is due.
+func (v *Verifier) verify(ctx context.Context, cred credential) (u identity.User, expires, refreshAt time.Time, err error) {
 	req := v.kratos.FrontendAPI.ToSession(ctx)
 	switch cred.kind {
 	case kindToken:
@@ -257,26 +273,35 @@ func (v *Verifier) verify(ctx context.Context, cred credential) (identity.User, 
 		_ = resp.Body.Close() // the client has read it already
 	}
 	if err != nil {
-		return identity.User{}, time.Time{}, classify(resp, err)
+		return identity.User{}, time.Time{}, time.Time{}, classify(resp, err)
 	}
 	now := v.now()
 	if !sess.GetActive() {
-		return identity.User{}, time.Time{}, fmt.Errorf("%w: the session is not active", ErrUnauthenticated)
+		return identity.User{}, time.Time{}, time.Time{}, fmt.Errorf("%w: the session is not active", ErrUnauthenticated)
 	}
-	expires := now.Add(v.ttl)
+	expires = now.Add(v.ttl)
 	if exp, ok := sess.GetExpiresAtOk(); ok && !exp.IsZero() {
 		if !exp.After(now) {
-			return identity.User{}, time.Time{}, fmt.Errorf("%w: the session has expired", ErrUnauthenticated)
+			return identity.User{}, time.Time{}, time.Time{}, fmt.Errorf("%w: the session has expired", ErrUnauthenticated)
 		}
 		if exp.Before(expires) {
 			expires = *exp
 		}
 	}
-	u, err := userFromSession(sess)
+	u, err = userFromSession(sess)
 	if err != nil {
-		return identity.User{}, time.Time{}, err
+		return identity.User{}, time.Time{}, time.Time{}, err
 	}
-	return u, expires, nil
+	return u, expires, refreshPoint(now, expires), nil
+}
+
+// refreshPoint is when an entry cached at now until expires is verified
+// again in the background: after four fifths of its life. Requests in
+// the last fifth are served from the cache while the refresh runs, so that
+// a busy session does not make all its requests wait for Kratos at every
+// expiry; none is served past expires.
+func refreshPoint(now, expires time.Time) time.Time {
+	return now.Add(expires.Sub(now) * 4 / 5)
 }
 
 // classify maps a failed whoami call to the sentinels.

@@ -165,21 +165,58 @@ func TestRevocationWithinTTL(t *testing.T) {
 
 	b.k.RevokeSession(t, s.ID)
 
-	b.clock.Advance(ttl - time.Millisecond)
+	b.clock.Advance(ttl*4/5 - time.Millisecond)
 	got, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
-	require.NoError(t, err, "still cached before the TTL")
+	require.NoError(t, err, "still cached")
 	require.Equal(t, s.ID, got.SessionID)
-	require.EqualValues(t, 1, b.calls.n.Load(), "a cache hit does not ask Kratos")
+	require.EqualValues(t, 1, b.calls.n.Load(), "a cache hit before the refresh point does not ask Kratos")
 
 	b.clock.Advance(time.Millisecond)
 	_, err = b.v.Authenticate(t.Context(), tokenMD(s.Token))
-	require.ErrorIs(t, err, auth.ErrUnauthenticated, "rejected once the TTL is over")
-	require.EqualValues(t, 2, b.calls.n.Load())
+	require.NoError(t, err, "at the refresh point the entry is still served while Kratos is asked")
+	// The refresh learns of the revocation and drops the entry, before
+	// the TTL is over.
+	require.Eventually(t, func() bool {
+		_, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
+		return errors.Is(err, auth.ErrUnauthenticated)
+	}, 10*time.Second, 10*time.Millisecond)
+	require.GreaterOrEqual(t, b.calls.n.Load(), int64(2))
 	require.Len(t, b.seen.users(), 1, "OnAuthenticated ran for the one successful verification")
 
-	// The rejection is not cached either way: still rejected.
+	// The rejection is not cached either way: still rejected, also past the TTL.
+	b.clock.Advance(ttl)
 	_, err = b.v.Authenticate(t.Context(), tokenMD(s.Token))
 	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+}
+
+// A session in use is verified again in the background in the last fifth
+// of its cache entry's life: its requests do not wait for Kratos, and the
+// refreshed entry serves past the first one's expiry.
+func TestRefreshKeepsABusySessionFromWaiting(t *testing.T) {
+	t.Parallel()
+	const ttl = 5 * time.Second
+	b := setup(t, kratostest.Shared(t), auth.WithCacheTTL(ttl))
+	u := kratostest.NewUser()
+	s := b.k.Register(t, u.Email, u.Name, u.Password)
+	_, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
+	require.NoError(t, err)
+
+	// The refresh will hang in OnAuthenticated until released.
+	release := make(chan struct{})
+	b.seen.block = release
+	b.clock.Advance(ttl * 4 / 5)
+	got, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
+	require.NoError(t, err, "answered from the cache while the refresh hangs")
+	require.Equal(t, s.ID, got.SessionID)
+	require.Eventually(t, func() bool { return b.calls.n.Load() == 2 }, 10*time.Second, 10*time.Millisecond, "the refresh asked Kratos")
+	close(release)
+	require.Eventually(t, func() bool { return len(b.seen.users()) == 2 }, 10*time.Second, 10*time.Millisecond)
+
+	b.clock.Advance(ttl/5 + time.Millisecond) // past the first entry's expiry
+	got, err = b.v.Authenticate(t.Context(), tokenMD(s.Token))
+	require.NoError(t, err)
+	require.Equal(t, s.ID, got.SessionID)
+	require.EqualValues(t, 2, b.calls.n.Load(), "served by the refreshed entry")
 }
 
 func TestRevocationWithoutCache(t *testing.T) {

@@ -21,6 +21,9 @@ type cacheEntry struct {
 	key     cacheKey
 	user    identity.User
 	expires time.Time
+	// refreshAt is when the entry is due to be verified again, in the
+	// background, while it is still served (at or before expires).
+	refreshAt time.Time
 }
 
 func newSessionCache(maxEntries int) *sessionCache {
@@ -28,37 +31,46 @@ func newSessionCache(maxEntries int) *sessionCache {
 }
 
 // get returns the user of a session verified earlier, unless its entry
-// expired by now.
-func (c *sessionCache) get(k cacheKey, now time.Time) (identity.User, bool) {
+// expired by now, and whether the entry is due for a refresh.
+func (c *sessionCache) get(k cacheKey, now time.Time) (u identity.User, ok, refresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.index[k]
 	if !ok {
-		return identity.User{}, false
+		return identity.User{}, false, false
 	}
 	e := el.Value.(*cacheEntry)
 	if !now.Before(e.expires) {
 		c.remove(el)
-		return identity.User{}, false
+		return identity.User{}, false, false
 	}
 	c.lru.MoveToFront(el)
-	return e.user, true
+	return e.user, true, !now.Before(e.refreshAt)
 }
 
-// put remembers u until expires.
-func (c *sessionCache) put(k cacheKey, u identity.User, expires time.Time) {
+// put remembers u until expires, due for a refresh from refreshAt.
+func (c *sessionCache) put(k cacheKey, u identity.User, expires, refreshAt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.index[k]; ok {
 		e := el.Value.(*cacheEntry)
-		e.user, e.expires = u, expires
+		e.user, e.expires, e.refreshAt = u, expires, refreshAt
 		c.lru.MoveToFront(el)
 		return
 	}
 	for c.lru.Len() >= c.max {
 		c.remove(c.lru.Back())
 	}
-	c.index[k] = c.lru.PushFront(&cacheEntry{key: k, user: u, expires: expires})
+	c.index[k] = c.lru.PushFront(&cacheEntry{key: k, user: u, expires: expires, refreshAt: refreshAt})
+}
+
+// drop forgets k's entry, if any.
+func (c *sessionCache) drop(k cacheKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.index[k]; ok {
+		c.remove(el)
+	}
 }
 
 func (c *sessionCache) remove(el *list.Element) {

@@ -17,19 +17,19 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	c := newSessionCache(2)
 	a, b, d := credential{kindToken, "a"}.key(), credential{kindToken, "b"}.key(), credential{kindToken, "d"}.key()
 
-	c.put(a, identity.User{ID: "a"}, later)
-	c.put(b, identity.User{ID: "b"}, later)
-	_, ok := c.get(a, now) // a is now the most recently used
+	c.put(a, identity.User{ID: "a"}, later, later)
+	c.put(b, identity.User{ID: "b"}, later, later)
+	_, ok, _ := c.get(a, now) // a is now the most recently used
 	require.True(t, ok)
-	c.put(d, identity.User{ID: "d"}, later)
+	c.put(d, identity.User{ID: "d"}, later, later)
 
 	require.Equal(t, 2, c.len())
-	_, ok = c.get(b, now)
+	_, ok, _ = c.get(b, now)
 	require.False(t, ok, "b was least recently used")
-	u, ok := c.get(a, now)
+	u, ok, _ := c.get(a, now)
 	require.True(t, ok)
 	require.Equal(t, "a", u.ID)
-	_, ok = c.get(d, now)
+	_, ok, _ = c.get(d, now)
 	require.True(t, ok)
 }
 
@@ -38,21 +38,52 @@ func TestCacheExpiry(t *testing.T) {
 	now := time.Now()
 	c := newSessionCache(10)
 	k := credential{kindToken, "a"}.key()
-	c.put(k, identity.User{ID: "a"}, now.Add(time.Second))
+	c.put(k, identity.User{ID: "a"}, now.Add(time.Second), now.Add(time.Second))
 
-	_, ok := c.get(k, now.Add(time.Second-time.Nanosecond))
+	_, ok, _ := c.get(k, now.Add(time.Second-time.Nanosecond))
 	require.True(t, ok)
-	_, ok = c.get(k, now.Add(time.Second))
+	_, ok, _ = c.get(k, now.Add(time.Second))
 	require.False(t, ok, "expired at its expiry instant")
 	require.Equal(t, 0, c.len(), "an expired entry is dropped when seen")
 
 	// Replacing an entry updates it in place.
-	c.put(k, identity.User{ID: "a"}, now.Add(time.Second))
-	c.put(k, identity.User{ID: "a2"}, now.Add(2*time.Second))
+	c.put(k, identity.User{ID: "a"}, now.Add(time.Second), now.Add(time.Second))
+	c.put(k, identity.User{ID: "a2"}, now.Add(2*time.Second), now.Add(2*time.Second))
 	require.Equal(t, 1, c.len())
-	u, ok := c.get(k, now.Add(time.Second))
+	u, ok, _ := c.get(k, now.Add(time.Second))
 	require.True(t, ok)
 	require.Equal(t, "a2", u.ID)
+}
+
+func TestCacheSaysWhenARefreshIsDue(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	c := newSessionCache(10)
+	k := credential{kindToken, "a"}.key()
+	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+
+	_, ok, refresh := c.get(k, now.Add(4*time.Second-time.Nanosecond))
+	require.True(t, ok)
+	require.False(t, refresh, "not due before refreshAt")
+	u, ok, refresh := c.get(k, now.Add(4*time.Second))
+	require.True(t, ok, "still served after refreshAt")
+	require.True(t, refresh)
+	require.Equal(t, "a", u.ID)
+	_, ok, _ = c.get(k, now.Add(5*time.Second))
+	require.False(t, ok, "never served at or past expires")
+
+	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+	c.drop(k)
+	_, ok, _ = c.get(k, now)
+	require.False(t, ok, "dropped")
+	c.drop(k) // dropping a missing key is fine
+}
+
+func TestRefreshPointIsFourFifthsIn(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	require.Equal(t, now.Add(4*time.Second), refreshPoint(now, now.Add(5*time.Second)))
+	require.Equal(t, now, refreshPoint(now, now), "an entry that expires at once is due at once")
 }
 
 func TestCacheKeysSeparateKindsAndHideTheCredential(t *testing.T) {
