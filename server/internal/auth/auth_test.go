@@ -151,17 +151,25 @@ func TestAuthenticateRejects(t *testing.T) {
 	require.Empty(t, b.seen.users())
 }
 
-// Revocation takes effect when the cached entry runs out, at most one TTL.
-func TestRevocationWithinTTL(t *testing.T) {
-	t.Parallel()
-	const ttl = 5 * time.Second
+// cachedSession registers a user and verifies their session once, with a
+// cache TTL of ttl.
+func cachedSession(t *testing.T, ttl time.Duration) (*testBundle, kratostest.Session) {
+	t.Helper()
 	b := setup(t, kratostest.Shared(t), auth.WithCacheTTL(ttl))
 	u := kratostest.NewUser()
 	s := b.k.Register(t, u.Email, u.Name, u.Password)
-
 	_, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, b.calls.n.Load())
+	return b, s
+}
+
+// Revocation takes effect at the cached entry's refresh or when it runs
+// out, at most one TTL.
+func TestRevocationWithinTTL(t *testing.T) {
+	t.Parallel()
+	const ttl = 5 * time.Second
+	b, s := cachedSession(t, ttl)
 
 	b.k.RevokeSession(t, s.ID)
 
@@ -195,11 +203,7 @@ func TestRevocationWithinTTL(t *testing.T) {
 func TestRefreshKeepsABusySessionFromWaiting(t *testing.T) {
 	t.Parallel()
 	const ttl = 5 * time.Second
-	b := setup(t, kratostest.Shared(t), auth.WithCacheTTL(ttl))
-	u := kratostest.NewUser()
-	s := b.k.Register(t, u.Email, u.Name, u.Password)
-	_, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
-	require.NoError(t, err)
+	b, s := cachedSession(t, ttl)
 
 	// The refresh will hang in OnAuthenticated until released.
 	release := make(chan struct{})
