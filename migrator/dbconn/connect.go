@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +40,14 @@ var ErrUnreachable = errors.New("PostgreSQL unreachable")
 // ErrRejected means the server refused the role's authentication.
 var ErrRejected = errors.New("PostgreSQL refused the login")
 
+// resetAtStartup reports whether the connection was reset (or its write
+// end closed) while pgx wrote the startup message, the first write after
+// the TLS handshake.
+func resetAtStartup(err error) bool {
+	return (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) &&
+		strings.Contains(err.Error(), "startup message")
+}
+
 // Explain turns a connection failure into one line that says what to check.
 // It wraps err, so errors.As still finds pgx's types, and ErrUnreachable or
 // ErrRejected for callers that branch.
@@ -61,6 +70,16 @@ func Explain(err error, user, database, host string, port uint16) error {
 		// client certificate: signed by a CA it does not trust, expired, ...
 		return fmt.Errorf("%w: role %q at %s: the server refused the client certificate (%s): sslcert must be issued by the CA PostgreSQL trusts for clients and be valid now: %w",
 			ErrRejected, user, addr, opErr.Err.Error(), err)
+	case resetAtStartup(err):
+		// With TLS 1.3 the client is done with the handshake before the
+		// server has checked the client certificate. When the server
+		// refuses it, it sends an alert and closes; the client's first
+		// write, the startup message, can meet the closed socket (a reset)
+		// before the alert is read. PostgreSQL drops a connection at this
+		// point for no other reason: everything else it refuses with a
+		// FATAL message.
+		return fmt.Errorf("%w: role %q at %s: the server refused the client certificate (it reset the connection right after the TLS handshake, before its alert could be read): sslcert must be issued by the CA PostgreSQL trusts for clients and be valid now: %w",
+			ErrRejected, user, addr, err)
 	case errors.As(err, &unknownCA):
 		return fmt.Errorf("TLS: the certificate of the server at %s is not signed by sslrootcert's CA: %w", addr, err)
 	case errors.As(err, &hostErr):
