@@ -89,7 +89,8 @@ func authenticate(ctx context.Context, a Authenticator, fullMethod string) (cont
 	if public(fullMethod) {
 		return ctx, nil
 	}
-	u, err := a.Authenticate(ctx, requestMD(ctx))
+	st, _ := rpcStateFrom(ctx)
+	u, err := a.Authenticate(ctx, requestMD(ctx, st))
 	switch {
 	case err == nil && u.ID == "":
 		annotate(ctx, slog.String("auth_error", "authenticator returned a user without ID"))
@@ -107,16 +108,6 @@ func authenticate(ctx context.Context, a Authenticator, fullMethod string) (cont
 		annotate(ctx, slog.String("auth_error", err.Error()))
 		return nil, status.Error(codes.Unavailable, "authentication is unavailable, try again")
 	}
-}
-
-// requestMD is the request's metadata: the copy the stats handler kept
-// (see rpcState.header), or else a new one.
-func requestMD(ctx context.Context) metadata.MD {
-	if st, ok := rpcStateFrom(ctx); ok && st.header != nil {
-		return st.header
-	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	return md
 }
 
 // contextStream replaces a stream's context.

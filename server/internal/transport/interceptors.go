@@ -128,7 +128,7 @@ func (l logger) write(ctx context.Context, method string, start time.Time, err e
 		slog.Duration("duration", now.Sub(start)),
 	)
 	attrs = appendPeer(ctx, attrs, st.conn)
-	if ff := st.metadata(ctx, "x-forwarded-for"); len(ff) > 0 {
+	if ff := requestMD(ctx, st)["x-forwarded-for"]; len(ff) > 0 {
 		attrs = append(attrs, slog.String("forwarded_for", ff[0]))
 	}
 	if err != nil {
@@ -182,12 +182,14 @@ func newConnInfo(p *peer.Peer) *connInfo {
 	return c
 }
 
-// metadata returns the values of a request metadata key (lower case).
-func (st *rpcState) metadata(ctx context.Context, key string) []string {
-	if st.header != nil {
-		return st.header[key]
+// requestMD is the request's metadata (keys in lower case): the copy st
+// kept from the stats handler, or else a new one.
+func requestMD(ctx context.Context, st *rpcState) metadata.MD {
+	if st != nil && st.header != nil {
+		return st.header
 	}
-	return metadata.ValueFromIncomingContext(ctx, key)
+	md, _ := metadata.FromIncomingContext(ctx)
+	return md
 }
 
 func (st *rpcState) panicked() bool {
@@ -245,21 +247,22 @@ func (r recoverer) recovered(ctx context.Context, method string, p any) error {
 	return errInternal
 }
 
+// catch is what the recovering interceptors defer: a panic below them
+// becomes errInternal in *err. (A call that panicked has not set its other
+// results: a unary response stays nil.)
+func (r recoverer) catch(ctx context.Context, method string, err *error) {
+	if p := recover(); p != nil {
+		*err = r.recovered(ctx, method, p)
+	}
+}
+
 func (r recoverer) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			resp, err = nil, r.recovered(ctx, info.FullMethod, p)
-		}
-	}()
+	defer r.catch(ctx, info.FullMethod, &err)
 	return handler(ctx, req)
 }
 
 func (r recoverer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = r.recovered(ss.Context(), info.FullMethod, p)
-		}
-	}()
+	defer r.catch(ss.Context(), info.FullMethod, &err)
 	return handler(srv, ss)
 }
 
@@ -304,20 +307,12 @@ type edge struct {
 }
 
 func (e edge) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			resp, err = nil, e.rec.recovered(ctx, info.FullMethod, p)
-		}
-	}()
+	defer e.rec.catch(ctx, info.FullMethod, &err)
 	return e.log.unary(ctx, req, info, handler)
 }
 
 func (e edge) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = e.rec.recovered(ss.Context(), info.FullMethod, p)
-		}
-	}()
+	defer e.rec.catch(ss.Context(), info.FullMethod, &err)
 	return e.log.stream(srv, ss, info, handler)
 }
 
