@@ -2,12 +2,6 @@ package deploy
 
 import (
 	"context"
-	"encoding/pem"
-	"io"
-	"log"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/images"
 	"github.com/groundwork-dev/groundwork/internal/manifests"
+	"github.com/groundwork-dev/groundwork/internal/registry/registrytest"
 )
 
 const root = "../.."
@@ -90,17 +84,8 @@ func randomImages(t *testing.T) (BuildFunc, *[]string) {
 // registry.example.com.
 func tlsRegistry(t *testing.T) images.Registry {
 	t.Helper()
-	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
-	addr := srv.Listener.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, addr)
-	}
-	return images.Registry{Prefix: "registry.example.com:" + port + "/groundwork", CAFile: ca, Transport: tr}
+	r := registrytest.ServeTLS(t, nil)
+	return images.Registry{Prefix: registrytest.Host + ":" + r.Port + "/groundwork", CAFile: r.CAFile, Transport: r.Transport}
 }
 
 func TestProdRefusesAKindContext(t *testing.T) {

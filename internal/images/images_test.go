@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/registry/registrytest"
 )
 
 var hello = GoProgram{Name: "hello", Dir: ".", Package: "./testdata/hello", Source: Source}
@@ -197,21 +197,8 @@ func testRegistry(t *testing.T) (Registry, *httptest.Server) {
 // handler may require credentials.
 func tlsRegistry(t *testing.T, wrap func(http.Handler) http.Handler) (Registry, string) {
 	t.Helper()
-	h := registry.New(registry.Logger(discardLogger()))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewTLSServer(h)
-	t.Cleanup(srv.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
-	addr := srv.Listener.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, addr)
-	}
-	return Registry{Prefix: "registry.example.com:" + port + "/groundwork", CAFile: ca, Transport: tr}, ca
+	r := registrytest.ServeTLS(t, wrap)
+	return Registry{Prefix: registrytest.Host + ":" + r.Port + "/groundwork", CAFile: r.CAFile, Transport: r.Transport}, r.CAFile
 }
 
 func TestPushAndPullOverHTTP(t *testing.T) {
