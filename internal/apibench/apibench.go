@@ -24,8 +24,9 @@
 //
 // Load: a closed loop of Plan.Concurrency workers over Plan.Connections
 // connections per side (see Load and measure), CreateAccount with a unique
-// name per request and GetAccount of one existing account. Each RPC is
-// measured Plan.Rounds times per side, the sides alternating, so that
+// name per request and GetAccount of one existing account. Each side runs
+// each RPC unrecorded for Plan.Settle, then the RPC is measured
+// Plan.Rounds times per side, the sides alternating, so that
 // drift on a shared machine hits both; the table sums the rounds,
 // percentiles are exact over every request, and each round's own ratio is
 // shown to make the noise visible. Beside throughput and latency the table
@@ -193,7 +194,7 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 		}},
 	}
 	fmt.Fprintf(out, "baseline serving on %s; measuring for about %s\n\n", baseAddr,
-		time.Duration(len(rpcs)*2*p.Rounds)*(p.Warmup+p.Duration))
+		time.Duration(len(rpcs)*2)*(p.Settle+time.Duration(p.Rounds)*(p.Warmup+p.Duration)))
 	postmaster, err := postmasterPID(cfg.DataDir())
 	if err != nil {
 		return err
@@ -229,6 +230,14 @@ type target struct {
 // the same table.
 func compare(ctx context.Context, out io.Writer, p Plan, rpc string, newCall func(prefix string) Call, full, base target) (Result, error) {
 	res := Result{RPC: rpc}
+	if p.Settle > 0 {
+		for _, t := range []target{full, base} {
+			settle := Load{Concurrency: p.Concurrency, Duration: p.Settle}
+			if _, err := measure(ctx, t.conns, settle, newCall(t.name+"-settle")); err != nil {
+				return res, fmt.Errorf("%s on the %s side, settling: %w", rpc, t.name, err)
+			}
+		}
+	}
 	var fullSamples, baseSamples []Sample
 	for round := range p.Rounds {
 		order := []target{full, base}
