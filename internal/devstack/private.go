@@ -49,18 +49,42 @@ func privatePortRange() (lo, hi int) {
 	return lo, hi
 }
 
+// distinctPorts picks n different ports with free. FreePort closes the
+// port it tried, so two calls can return the same one; for the eleven
+// ports of a stack that happened about once in 400 stacks, and two of its
+// components then fought over one port.
+func distinctPorts(ctx context.Context, n int, free func(context.Context) (int, error)) ([]int, error) {
+	seen := make(map[int]bool, n)
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries >= 50*n {
+			return nil, fmt.Errorf("find %d different free ports: only %d after %d tries", n, len(ports), tries)
+		}
+		p, err := free(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[p] {
+			seen[p] = true
+			ports = append(ports, p)
+		}
+	}
+	return ports, nil
+}
+
 // PrivateConfig is the stack of the repository at root with its state in
 // stateDir and every port free: a second, throwaway stack for tests and
 // benchmarks that never touches the developer's own.
 func PrivateConfig(ctx context.Context, root, stateDir string) (Config, error) {
+	keys := []string{EnvPGPort, EnvKratosPublicPort, EnvKratosAdminPort, EnvGRPCPort, EnvGatewayPort, EnvOpsPort, EnvWorkerOpsPort,
+		EnvWebPort, EnvVitePort, EnvMailpitSMTPPort, EnvMailpitUIPort}
+	picked, err := distinctPorts(ctx, len(keys), FreePort)
+	if err != nil {
+		return Config{}, err
+	}
 	ports := map[string]string{}
-	for _, k := range []string{EnvPGPort, EnvKratosPublicPort, EnvKratosAdminPort, EnvGRPCPort, EnvGatewayPort, EnvOpsPort, EnvWorkerOpsPort,
-		EnvWebPort, EnvVitePort, EnvMailpitSMTPPort, EnvMailpitUIPort} {
-		p, err := FreePort(ctx)
-		if err != nil {
-			return Config{}, err
-		}
-		ports[k] = fmt.Sprint(p)
+	for i, k := range keys {
+		ports[k] = fmt.Sprint(picked[i])
 	}
 	cfg, err := ConfigFromEnv(root, func(k string) string { return ports[k] })
 	if err != nil {

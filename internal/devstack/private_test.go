@@ -1,6 +1,8 @@
 package devstack
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,4 +22,28 @@ func TestFreePortIsBelowTheEphemeralRange(t *testing.T) {
 		require.GreaterOrEqual(t, p, lo)
 		require.Less(t, p, hi)
 	}
+}
+
+func TestDistinctPortsSkipsRepeats(t *testing.T) {
+	t.Parallel()
+	seq := []int{20001, 20001, 20002, 20001, 20003}
+	free := func(context.Context) (int, error) {
+		p := seq[0]
+		seq = seq[1:]
+		return p, nil
+	}
+	got, err := distinctPorts(t.Context(), 3, free)
+	require.NoError(t, err)
+	require.Equal(t, []int{20001, 20002, 20003}, got)
+}
+
+func TestDistinctPortsGivesUp(t *testing.T) {
+	t.Parallel()
+	same := func(context.Context) (int, error) { return 20001, nil }
+	_, err := distinctPorts(t.Context(), 2, same)
+	require.ErrorContains(t, err, "find 2 different free ports: only 1 after 100 tries")
+
+	broken := errors.New("no ports today")
+	_, err = distinctPorts(t.Context(), 2, func(context.Context) (int, error) { return 0, broken })
+	require.ErrorIs(t, err, broken)
 }
