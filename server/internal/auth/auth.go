@@ -23,7 +23,8 @@
 // most one TTL. A cache hit in the last fifth of an entry's life starts a
 // verification in the background (refreshPoint), so that a busy session's
 // requests do not all wait for Kratos when the entry runs out; a refresh
-// that Kratos rejects drops the entry. Concurrent requests with the same
+// that Kratos rejects drops the entry, one that fails otherwise is tried
+// again halfway to the entry's expiry. Concurrent requests with the same
 // credential share one verification. The OnAuthenticated hook runs once per verification against
 // Kratos (not on cache hits); if it fails, the request fails and nothing is
 // cached.
@@ -254,6 +255,12 @@ func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call 
 		// A refresh found the session revoked or expired: stop serving it
 		// now rather than at the end of its TTL.
 		v.cache.drop(key)
+	case err != nil && v.ttl > 0:
+		// A refresh that failed otherwise (Kratos unreachable or slow, the
+		// callback failing) leaves the entry to its TTL; the next refresh
+		// waits, so that a busy session does not send Kratos one check
+		// after another while it is down.
+		v.cache.postpone(key, v.now())
 	}
 	call.user, call.err = u, err
 }

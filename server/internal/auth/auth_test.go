@@ -223,6 +223,40 @@ func TestRefreshKeepsABusySessionFromWaiting(t *testing.T) {
 	require.EqualValues(t, 2, b.calls.n.Load(), "served by the refreshed entry")
 }
 
+// A refresh that fails without a verdict on the session (here the
+// OnAuthenticated callback; Kratos unreachable is the same path) keeps the
+// entry and waits before the next try: requests go on being answered from
+// the cache, and Kratos is not asked again on every request.
+func TestFailedRefreshWaitsBeforeTheNext(t *testing.T) {
+	t.Parallel()
+	const ttl = 5 * time.Second
+	b, s := cachedSession(t, ttl)
+
+	b.seen.mu.Lock()
+	b.seen.fail = errors.New("users table unreachable")
+	b.seen.mu.Unlock()
+	b.clock.Advance(ttl * 4 / 5)
+	_, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
+	require.NoError(t, err, "answered from the cache")
+	require.Eventually(t, func() bool { return b.calls.n.Load() == 2 }, 10*time.Second, 10*time.Millisecond, "the refresh asked Kratos")
+	// Let the failed refresh finish before asking again.
+	require.Eventually(t, func() bool { return b.v.InFlight() == 0 }, 10*time.Second, 10*time.Millisecond)
+
+	for range 5 {
+		_, err := b.v.Authenticate(t.Context(), tokenMD(s.Token))
+		require.NoError(t, err)
+	}
+	// A refresh these requests started would have asked Kratos by the time
+	// it is no longer in flight.
+	require.Eventually(t, func() bool { return b.v.InFlight() == 0 }, 10*time.Second, 10*time.Millisecond)
+	require.EqualValues(t, 2, b.calls.n.Load(), "no new refresh before half the remaining time")
+
+	b.clock.Advance(ttl / 10) // halfway to the expiry: due again
+	_, err = b.v.Authenticate(t.Context(), tokenMD(s.Token))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return b.calls.n.Load() == 3 }, 10*time.Second, 10*time.Millisecond, "the next refresh")
+}
+
 func TestRevocationWithoutCache(t *testing.T) {
 	t.Parallel()
 	b := setup(t, kratostest.Shared(t), auth.WithCacheTTL(0))

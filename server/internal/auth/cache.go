@@ -64,6 +64,23 @@ func (c *sessionCache) put(k cacheKey, u identity.User, expires, refreshAt time.
 	c.index[k] = c.lru.PushFront(&cacheEntry{key: k, user: u, expires: expires, refreshAt: refreshAt})
 }
 
+// postpone moves k's next refresh to halfway between now and the entry's
+// expiry (at least minRetry on), after a refresh that failed without
+// deciding anything about the session (Kratos unreachable, say). Past the
+// expiry the entry is not served and the next request verifies in the
+// foreground.
+func (c *sessionCache) postpone(k cacheKey, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.index[k]; ok {
+		e := el.Value.(*cacheEntry)
+		e.refreshAt = now.Add(max(e.expires.Sub(now)/2, minRetry))
+	}
+}
+
+// minRetry is the shortest wait before a failed refresh is tried again.
+const minRetry = 50 * time.Millisecond
+
 // drop forgets k's entry, if any.
 func (c *sessionCache) drop(k cacheKey) {
 	c.mu.Lock()

@@ -79,6 +79,32 @@ func TestCacheSaysWhenARefreshIsDue(t *testing.T) {
 	c.drop(k) // dropping a missing key is fine
 }
 
+func TestCachePostponesAFailedRefresh(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	c := newSessionCache(10)
+	k := credential{kindToken, "a"}.key()
+	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+
+	at := now.Add(4 * time.Second)
+	c.postpone(k, at)
+	_, ok, refresh := c.get(k, at.Add(500*time.Millisecond-time.Nanosecond))
+	require.True(t, ok)
+	require.False(t, refresh, "the next refresh waits half the remaining second")
+	_, _, refresh = c.get(k, at.Add(500*time.Millisecond))
+	require.True(t, refresh)
+
+	// Close to the expiry the wait is minRetry, and it never outlives the
+	// entry: past expires nothing is served.
+	late := now.Add(5*time.Second - 10*time.Millisecond)
+	c.postpone(k, late)
+	_, ok, refresh = c.get(k, late.Add(minRetry-20*time.Millisecond))
+	require.False(t, ok, "expired before the postponed refresh")
+	require.False(t, refresh)
+
+	c.postpone(credential{kindToken, "missing"}.key(), now) // nothing to postpone is fine
+}
+
 func TestRefreshPointIsFourFifthsIn(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
