@@ -55,12 +55,19 @@ func TestCacheExpiry(t *testing.T) {
 	require.Equal(t, "a2", u.ID)
 }
 
+// oneEntry is a cache holding user "a", put at now, expiring at 5 s and due
+// for a refresh at 4 s.
+func oneEntry() (c *sessionCache, k cacheKey, now time.Time) {
+	now = time.Now()
+	c = newSessionCache(10)
+	k = credential{kindToken, "a"}.key()
+	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+	return c, k, now
+}
+
 func TestCacheSaysWhenARefreshIsDue(t *testing.T) {
 	t.Parallel()
-	now := time.Now()
-	c := newSessionCache(10)
-	k := credential{kindToken, "a"}.key()
-	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+	c, k, now := oneEntry()
 
 	_, ok, refresh := c.get(k, now.Add(4*time.Second-time.Nanosecond))
 	require.True(t, ok)
@@ -81,10 +88,7 @@ func TestCacheSaysWhenARefreshIsDue(t *testing.T) {
 
 func TestCachePostponesAFailedRefresh(t *testing.T) {
 	t.Parallel()
-	now := time.Now()
-	c := newSessionCache(10)
-	k := credential{kindToken, "a"}.key()
-	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+	c, k, now := oneEntry()
 
 	at := now.Add(4 * time.Second)
 	c.postpone(k, at)
