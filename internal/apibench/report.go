@@ -39,9 +39,9 @@ type Plan struct {
 // Many short rounds rather than a few long ones: what disturbs a shared
 // two-core machine (the hypervisor taking CPU, a checkpoint, a neighbour)
 // lasts seconds, and the more often the sides take turns, the more evenly
-// it falls on both. With four rounds of 6 s the ratio rose from the first
-// round to the last in eight runs out of eight (round means 0.85, 0.87,
-// 0.90, 0.93 for GetAccount), so the first rounds were also still settling
+// it falls on both. With four rounds of 6 s the last round's ratio was
+// above the first's in all eight runs looked at (GetAccount's round means
+// 0.85, 0.87, 0.90, 0.93), so the first rounds were also still settling
 // after the previous RPC: each side now runs every RPC for Settle,
 // unrecorded, before its first round. Half a second of warm-up per round is
 // a few thousand requests, enough for a process that idled through the
