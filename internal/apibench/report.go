@@ -208,17 +208,23 @@ func Print(out io.Writer, r Report) {
 				ms(side.s.P50), ms(side.s.P99))
 		}
 	}
-	fmt.Fprintf(out, "\nCPU time per request, warm-up included\n%-14s %-9s %9s %9s %9s %9s %9s\n",
-		"rpc", "side", "server", "postgres", "client", "rest", "machine")
+	fmt.Fprintf(out, "\nCPU time per request, warm-up included\n%-14s %-9s %9s %9s %9s %9s %9s %9s\n",
+		"rpc", "side", "server", "postgres", "srv+pg", "client", "rest", "machine")
 	for _, res := range r.Results {
 		for _, side := range res.sides() {
 			c := side.s.CPUPerRequest
-			fmt.Fprintf(out, "%-14s %-9s %9s %9s %9s %9s %9s\n", res.RPC, side.name,
-				us(c.Server), us(c.Postgres), us(c.Client), us(c.Rest()), us(c.Machine))
+			fmt.Fprintf(out, "%-14s %-9s %9s %9s %9s %9s %9s %9s\n", res.RPC, side.name,
+				us(c.Server), us(c.Postgres), us(c.Server+c.Postgres), us(c.Client), us(c.Rest()), us(c.Machine))
 		}
+		f, b := res.Full.CPUPerRequest, res.Baseline.CPUPerRequest
+		fmt.Fprintf(out, "%-14s %-9s %9s %9s %9s %9s %9s %9s\n", res.RPC, "base/full",
+			cpuRatio(b.Server, f.Server), cpuRatio(b.Postgres, f.Postgres), cpuRatio(b.Server+b.Postgres, f.Server+f.Postgres),
+			cpuRatio(b.Client, f.Client), "", cpuRatio(b.Machine, f.Machine))
 	}
 	fmt.Fprintln(out, "server: the serving process (server, or baseline); client: the load generator; "+
 		"rest: the machine's other busy time (kernel, the stack's other processes, neighbours)")
+	fmt.Fprintln(out, "base/full: the baseline's CPU per request over the full stack's. With the CPUs saturated, "+
+		"machine predicts the throughput ratio; srv+pg leaves the load generator out (as if it ran on another machine)")
 	// Wide enough for the longest list of round ratios.
 	width := 20
 	for _, res := range r.Results {
@@ -246,6 +252,14 @@ func clientProcs(n int) string {
 		return strconv.Itoa(runtime.GOMAXPROCS(0))
 	}
 	return strconv.Itoa(n)
+}
+
+// cpuRatio formats base/full, or "-" when either was not measured.
+func cpuRatio(base, full time.Duration) string {
+	if base <= 0 || full <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(base)/float64(full))
 }
 
 // ms formats a latency in milliseconds with microsecond resolution.
