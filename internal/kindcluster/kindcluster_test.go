@@ -262,9 +262,11 @@ func freePort(t *testing.T) int {
 // pushed digest, and an unchanged Deployment is restarted.
 func TestDeployComponent(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	// Listening first and reading the port back: a port picked free and
+	// bound again later can be taken in between (a CI run failed so).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
 	srv := httptest.NewUnstartedServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
 	srv.Listener = ln
 	srv.Start()
