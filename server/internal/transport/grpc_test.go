@@ -259,7 +259,7 @@ func TestOversizedMessagesAreResourceExhausted(t *testing.T) {
 	// grpc-go refuses it before the interceptors: the refusal is still
 	// logged once and counted.
 	require.Eventually(t, func() bool {
-		return len(b.logs.lines("rpc refused before the interceptors", "method=/groundwork.v1.AccountService/CreateAccount", "code=ResourceExhausted")) == 1
+		return len(b.logs.lines("rpc refused before the interceptors", "method=/groundwork.v1.AccountService/CreateAccount", "code=ResourceExhausted", "peer_cn=test-client")) == 1
 	}, 5*time.Second, 10*time.Millisecond, "no log line for the refused request:\n%s", b.logs.String())
 	require.Contains(t, gatherText(t, b),
 		`grpc_server_refused_total{grpc_code="ResourceExhausted",grpc_method="CreateAccount",grpc_service="groundwork.v1.AccountService"} 1`)

@@ -58,7 +58,11 @@ func (r refusals) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	}
 	service, method := splitMethod(m.method)
 	r.counter.WithLabelValues(service, method, st.Code().String()).Inc()
-	r.log.LogAttrs(ctx, slog.LevelWarn, "rpc refused before the interceptors",
+	log := r.log
+	if m.conn != nil && m.conn.log != nil {
+		log = slog.New(m.conn.log) // with the client's peer and peer_cn
+	}
+	log.LogAttrs(ctx, slog.LevelWarn, "rpc refused before the interceptors",
 		slog.String("method", m.method),
 		slog.String("code", st.Code().String()),
 		slog.String("error", st.Message()),
@@ -69,13 +73,16 @@ func (r refusals) HandleRPC(ctx context.Context, s stats.RPCStats) {
 type connInfoKey struct{}
 
 // TagConn works out once per connection what the request log says about
-// its client (the RPCs' contexts derive from the connection's).
-func (refusals) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+// its client (the RPCs' contexts derive from the connection's), and the
+// log handler that says it.
+func (r refusals) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return ctx
 	}
-	return context.WithValue(ctx, connInfoKey{}, newConnInfo(p))
+	c := newConnInfo(p)
+	c.log = r.log.Handler().WithAttrs(c.appendAttrs(nil))
+	return context.WithValue(ctx, connInfoKey{}, c)
 }
 
 func (refusals) HandleConn(context.Context, stats.ConnStats) {}
