@@ -108,6 +108,9 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 		Name: "grpc_server_panics_recovered_total",
 		Help: "Panics in gRPC handlers and interceptors that were turned into INTERNAL.",
 	})
+	// One logger for both: the request line of the logging interceptor
+	// (edge) is written through the per-connection handler that the stats
+	// handler's TagConn derives from its logger (connInfo.log).
 	refused := newRefusals(cfg.Logger)
 	for _, c := range []prometheus.Collector{metrics, panics, refused.counter} {
 		if err := cfg.Registerer.Register(c); err != nil {
