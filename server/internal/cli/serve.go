@@ -131,6 +131,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, o options) 
 		MaxMessageSize: cfg.MaxMessageSize,
 		DefaultTimeout: cfg.RPCTimeout,
 		Logger:         log,
+		LogSampling:    transport.LogSampling(cfg.LogSample),
 		Registerer:     reg,
 	})
 	if err != nil {

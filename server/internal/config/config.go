@@ -8,6 +8,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"flag"
 	"fmt"
@@ -86,6 +87,8 @@ type Config struct {
 
 	LogFormat string     // LogText or LogJSON
 	LogLevel  slog.Level // debug, info, warn or error
+	// LogSample thins the INFO request lines of busy methods.
+	LogSample LogSampling
 
 	ShutdownTimeout time.Duration // budget for the whole graceful shutdown
 	RPCTimeout      time.Duration // deadline given to RPCs that arrive without one
@@ -119,6 +122,7 @@ var (
 	sRiverUIOperators = setting{"riverui-operators", "RIVERUI_OPERATORS"}
 	sLogFormat        = setting{"log-format", "LOG_FORMAT"}
 	sLogLevel         = setting{"log-level", "LOG_LEVEL"}
+	sLogSample        = setting{"log-sample", "LOG_SAMPLE"}
 	sShutdown         = setting{"shutdown-timeout", "SHUTDOWN_TIMEOUT"}
 	sRPCTimeout       = setting{"rpc-timeout", "RPC_TIMEOUT"}
 	sMaxMessage       = setting{"max-message-size", "MAX_MESSAGE_SIZE"}
@@ -132,7 +136,7 @@ func (s setting) String() string { return "--" + s.flag + " (" + s.env + ")" }
 // writes the usage text to output and returns flag.ErrHelp; every other
 // problem is the returned error, naming the flag or variable.
 func Parse(name string, args []string, getenv func(string) string, output io.Writer) (Config, error) {
-	c := Config{LogLevel: slog.LevelInfo}
+	c := Config{LogLevel: slog.LevelInfo, LogSample: DefaultLogSampling}
 	p := newParser(name)
 	p.str(&c.GRPCAddr, sGRPCAddr, "127.0.0.1:25000", "gRPC listen address; clients must present a certificate from --grpc-client-ca")
 	p.str(&c.GatewayAddr, sGatewayAddr, "127.0.0.1:26000", "HTTP/JSON gateway listen address")
@@ -155,6 +159,8 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	p.str(&operators, sRiverUIOperators, "", "Kratos identity IDs (comma-separated) allowed to use River UI on the ops port; empty: nobody")
 	p.str(&c.LogFormat, sLogFormat, LogText, "log format: text or json")
 	p.level(&c.LogLevel, sLogLevel)
+	p.text(&c.LogSample, sLogSample, DefaultLogSampling,
+		`request log lines per method and second: FIRST/THEREAFTER writes the first FIRST INFO lines, then one in THEREAFTER (0: none); "off" writes all`)
 	p.dur(&c.ShutdownTimeout, sShutdown, 20*time.Second, "time allowed for the graceful shutdown")
 	p.dur(&c.RPCTimeout, sRPCTimeout, 30*time.Second, "deadline for RPCs that arrive without one")
 	p.int(&c.MaxMessageSize, sMaxMessage, 4<<20, "largest gRPC message and gateway request body, in bytes")
@@ -195,6 +201,11 @@ func (p *parser) dur(ptr *time.Duration, s setting, def time.Duration, usage str
 
 func (p *parser) int(ptr *int, s setting, def int, usage string) {
 	p.fs.IntVar(ptr, s.flag, def, usage+" (env "+s.env+")")
+	p.envOf[s.flag] = s.env
+}
+
+func (p *parser) text(ptr encoding.TextUnmarshaler, s setting, def encoding.TextMarshaler, usage string) {
+	p.fs.TextVar(ptr, s.flag, def, usage+" (env "+s.env+")")
 	p.envOf[s.flag] = s.env
 }
 
@@ -417,6 +428,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("allowed_origin", c.AllowedOrigin),
 		slog.Duration("account_purge_after", c.AccountPurgeAfter),
 		slog.Int("riverui_operators", len(c.RiverUIOperators)),
+		slog.String("log_sample", c.LogSample.String()),
 		slog.Duration("rpc_timeout", c.RPCTimeout),
 		slog.Int("max_message_size", c.MaxMessageSize),
 	)

@@ -52,6 +52,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:8080", c.AllowedOrigin)
 	require.Equal(t, config.LogText, c.LogFormat)
 	require.Equal(t, slog.LevelInfo, c.LogLevel)
+	require.Equal(t, config.LogSampling{First: 100, Thereafter: 100}, c.LogSample)
 	require.Equal(t, 20*time.Second, c.ShutdownTimeout)
 	require.Equal(t, 30*time.Second, c.RPCTimeout)
 	require.Equal(t, 4<<20, c.MaxMessageSize)
@@ -66,6 +67,7 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	env["LOG_FORMAT"] = "json"
 	env["LOG_LEVEL"] = "debug"
 	env["MAX_MESSAGE_SIZE"] = "2048"
+	env["LOG_SAMPLE"] = "5/0"
 	c, _, err := parse([]string{"--grpc-addr", "127.0.0.1:2", "--session-cache-ttl=0", "--allowed-origin", "HTTPS://App.Example.com/"}, env)
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:2", c.GRPCAddr, "flag wins")
@@ -74,6 +76,11 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	require.Equal(t, config.LogJSON, c.LogFormat, "env used when no flag")
 	require.Equal(t, slog.LevelDebug, c.LogLevel)
 	require.Equal(t, 2048, c.MaxMessageSize)
+	require.Equal(t, config.LogSampling{First: 5}, c.LogSample)
+
+	c, _, err = parse([]string{"--log-sample", "off"}, env)
+	require.NoError(t, err)
+	require.True(t, c.LogSample.Off(), "flag wins; off writes every line")
 }
 
 func TestInvalidSettingsNameTheirFlagAndVariable(t *testing.T) {
@@ -118,6 +125,14 @@ func TestInvalidSettingsNameTheirFlagAndVariable(t *testing.T) {
 			[]string{`MAX_MESSAGE_SIZE="4MiB": invalid int for --max-message-size`}},
 		{"unparsable env level", nil, map[string]string{"LOG_LEVEL": "loud"},
 			[]string{`LOG_LEVEL="loud": invalid value for --log-level`}},
+		{"log sample without a slash", nil, map[string]string{"LOG_SAMPLE": "100"},
+			[]string{`LOG_SAMPLE="100": invalid value for --log-sample: want "off" or FIRST/THEREAFTER`}},
+		{"log sample first zero", []string{"--log-sample", "0/10"}, nil,
+			[]string{`invalid value "0/10" for flag -log-sample: FIRST must be a whole number from 1 to 1000000`}},
+		{"log sample negative thereafter", nil, map[string]string{"LOG_SAMPLE": "10/-1"},
+			[]string{`THEREAFTER must be a whole number from 0 to 1000000, got "-1"`}},
+		{"log sample words", nil, map[string]string{"LOG_SAMPLE": "some/all"},
+			[]string{`FIRST must be a whole number from 1 to 1000000 (or the whole setting "off"), got "some"`}},
 		{"unparsable flag", []string{"--rpc-timeout", "x"}, nil,
 			[]string{`invalid value "x" for flag -rpc-timeout`}},
 		{"unknown flag", []string{"--nope"}, nil,

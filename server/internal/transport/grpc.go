@@ -37,6 +37,9 @@ type GRPCConfig struct {
 	DefaultTimeout time.Duration // deadline of unary RPCs that arrive without one
 
 	Logger *slog.Logger
+	// LogSampling thins the INFO request lines of busy methods; the zero
+	// value writes every line.
+	LogSampling LogSampling
 	// Registerer receives the gRPC metrics (grpc_server_*); nil keeps them
 	// unexported.
 	Registerer prometheus.Registerer
@@ -112,13 +115,18 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 	// (edge) is written through the per-connection handler that the stats
 	// handler's TagConn derives from its logger (connInfo.log).
 	refused := newRefusals(cfg.Logger)
-	for _, c := range []prometheus.Collector{metrics, panics, refused.counter} {
+	sample := newSampler(cfg.LogSampling)
+	collectors := []prometheus.Collector{metrics, panics, refused.counter}
+	if sample != nil {
+		collectors = append(collectors, sample)
+	}
+	for _, c := range collectors {
 		if err := cfg.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("gRPC server: register metrics: %w", err)
 		}
 	}
 
-	outer := edge{rec: recoverer{log: cfg.Logger, panics: panics, outer: true}, log: logger{log: cfg.Logger}}
+	outer := edge{rec: recoverer{log: cfg.Logger, panics: panics, outer: true}, log: logger{log: cfg.Logger, sample: sample}}
 	inner := guard{timeout: cfg.DefaultTimeout, auth: cfg.Authenticator, rec: recoverer{log: cfg.Logger, panics: panics}}
 	srv := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(serverTLS(cfg.Certificate, cfg.ClientCAs))),
@@ -145,6 +153,13 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 	healthgrpc.RegisterHealthServer(srv, healthService{Server: hs, stopping: stopping})
 	cfg.Services.register(srv)
 	metrics.InitializeMetrics(srv)
+	if sample != nil {
+		for service, info := range srv.GetServiceInfo() {
+			for _, m := range info.Methods {
+				sample.add(service, m.Name)
+			}
+		}
+	}
 
 	return &GRPCServer{cfg: cfg, srv: srv, health: hs, stopping: stopping, failed: make(chan error, 1)}, nil
 }

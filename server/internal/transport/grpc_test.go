@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -397,4 +398,31 @@ func TestStopCancelsRPCsWhenTheDeadlinePasses(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "in-flight RPCs canceled")
 	require.Error(t, <-rpc)
+}
+
+func TestRequestLogSampling(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOptions{logSampling: transport.LogSampling{First: 2}})
+	users := groundworkv1.NewUserServiceClient(b.dial(t, tlsfilestest.TestClient))
+	call := func(token string, n int) {
+		for range n {
+			_, _ = users.GetMe(withToken(t.Context(), token), &groundworkv1.GetMeRequest{})
+		}
+	}
+	call(goodToken, 10)
+	call("forged", 3)    // UNAUTHENTICATED: INFO, counted apart from the successes
+	call(brokenToken, 4) // UNAVAILABLE: WARN, never sampled
+
+	const getMe = "method=/groundwork.v1.UserService/GetMe"
+	ok := len(b.logs.lines(getMe, "code=OK"))
+	unauth := len(b.logs.lines(getMe, "code=Unauthenticated"))
+	// Two per second and kind: the calls take well under the 5 seconds
+	// that it would take for every success to be written.
+	require.GreaterOrEqual(t, ok, 2, b.logs.String())
+	require.Less(t, ok, 10, b.logs.String())
+	require.GreaterOrEqual(t, unauth, 2, b.logs.String())
+	require.Len(t, b.logs.lines(getMe, "code=Unavailable", "level=WARN"), 4, b.logs.String())
+
+	dropped := fmt.Sprintf(`grpc_server_log_lines_sampled_out_total{grpc_method="GetMe",grpc_service="groundwork.v1.UserService"} %d`, 10-ok+3-unauth)
+	require.Contains(t, gatherText(t, b), dropped)
 }

@@ -140,6 +140,7 @@ type setupOptions struct {
 	services       *transport.Services // default: the fakes
 	maxMessageSize int
 	defaultTimeout time.Duration
+	logSampling    transport.LogSampling
 }
 
 // setup starts a gRPC server and a gateway on free ports with the test
@@ -172,7 +173,7 @@ func setup(t *testing.T, o setupOptions) *testBundle {
 		Addr: "127.0.0.1:0", Certificate: cert, ClientCAs: cas,
 		Authenticator: b.auth, Services: services,
 		MaxMessageSize: o.maxMessageSize, DefaultTimeout: o.defaultTimeout,
-		Logger: log, Registerer: b.reg,
+		Logger: log, LogSampling: o.logSampling, Registerer: b.reg,
 	})
 	require.NoError(t, err)
 	require.NoError(t, b.grpc.Start())

@@ -68,8 +68,12 @@ func annotate(ctx context.Context, attrs ...slog.Attr) {
 	}
 }
 
-// logger writes the request log line of every RPC.
-type logger struct{ log *slog.Logger }
+// logger writes the request log line of every RPC, or of a sample of the
+// INFO ones (sample, nil for every line).
+type logger struct {
+	log    *slog.Logger
+	sample *sampler
+}
 
 // begin marks the RPC as seen by the interceptors and returns its state,
 // and the context to carry on with when the state is new.
@@ -116,6 +120,9 @@ func (l logger) write(ctx context.Context, method string, start time.Time, err e
 		return
 	}
 	now := time.Now()
+	if level == slog.LevelInfo && l.sample != nil && !l.sample.keep(method, code == codes.OK, now) {
+		return
+	}
 	// The record is built here rather than by Logger.LogAttrs, which asks
 	// the runtime for the caller's program counter on every call: a stack
 	// walk per RPC for a source location that would always be this line.
