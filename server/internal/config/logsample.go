@@ -19,7 +19,7 @@ type LogSampling struct {
 
 // DefaultLogSampling is zap's production default: at a few thousand
 // requests a second a line per request costs more than it tells
-// (docs/server.md), and metrics count every request anyway.
+// (docs/server.md), and the metrics count every request anyway.
 var DefaultLogSampling = LogSampling{First: 100, Thereafter: 100}
 
 // maxLogSample bounds both numbers: beyond it sampling means nothing.

@@ -15,9 +15,10 @@ import (
 // are counted apart, so that a flood of one does not thin the other. The
 // zero value writes every line.
 //
-// Why: at a few thousand requests a second the INFO line per request is a
-// few MB of log a second per process and, on two cores, about 7 % of the
-// throughput (docs/performance.md); metrics count every request anyway.
+// Why: at a few thousand requests a second a line per request is MBs of
+// log a second per process, and formatting it was about 3.5 % of the
+// server's CPU under load (docs/performance.md); the metrics count every
+// request anyway.
 type LogSampling struct {
 	First      int // lines written per method, kind and second before sampling; 0 writes every line
 	Thereafter int // after First, one line in Thereafter is written; 0: none
