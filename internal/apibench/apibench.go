@@ -6,9 +6,11 @@
 // a temporary directory on free ports — PostgreSQL with certificate logins,
 // real Kratos, the real server binary — and a user registered in Kratos
 // whose session token goes as x-session-token metadata over mTLS with the
-// developers' client certificate (pki.DevClientSecret). Every request
-// passes the whole interceptor chain (recovery, logging to the server's log
-// file, metrics, deadline, authentication with the session cache,
+// developers' client certificate (pki.DevClientSecret). The server runs
+// with its defaults, as deployed. Every request passes the whole
+// interceptor chain (recovery, logging to the server's log file — a busy
+// method's INFO lines sampled, as --log-sample's default does in
+// production —, metrics, deadline, authentication with the session cache,
 // validation), the messenger with its validator and authorizer, and the
 // store.
 //
