@@ -2,6 +2,7 @@ package pgcluster_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/url"
 	"os"
@@ -85,7 +86,20 @@ func TestClusterLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "PostgreSQL refuses a key readable by others")
 
-	require.NoError(t, c.Start(ctx))
+	for attempt := 1; ; attempt++ {
+		err := c.Start(ctx)
+		if !errors.Is(err, pgcluster.ErrPortInUse) || attempt == 3 {
+			require.NoError(t, err)
+			break
+		}
+		// Another program took the port between freePort and Start (the
+		// server binds it itself, so it cannot be handed a listener).
+		cfg.Port = freePort(t)
+		c, err = pgcluster.New(cfg)
+		require.NoError(t, err)
+		_, err = c.Configure()
+		require.NoError(t, err)
+	}
 	pid, running := c.Running()
 	require.True(t, running)
 	require.NoError(t, c.Start(ctx), "Start on a running server does nothing")
