@@ -5,7 +5,8 @@
 // stack is untouched), runs webapp/e2e/journey.mjs with playwright-core, and
 // reports the journey's time, every step, the accessibility scans and the
 // initial JavaScript size against their budgets. Screenshots of every page
-// land in .dev/e2e/.
+// land in .dev/e2e/. Then it switches the same stack to dev:watch and back
+// (CheckWatch).
 package e2e
 
 import (
@@ -226,6 +227,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.Report(o.Out)
 	fmt.Fprintf(o.Out, "screenshots: %s\n", shots)
 	if err := res.Check(); err != nil {
+		return res, fmt.Errorf("e2e: %w", err)
+	}
+	if err := CheckWatch(ctx, cfg, o.Out, o.Deps); err != nil {
 		return res, fmt.Errorf("e2e: %w", err)
 	}
 	return res, nil
