@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,4 +59,30 @@ func TestSamplingWithoutThereafterKeepsOnlyTheFirst(t *testing.T) {
 	}
 	require.Equal(t, 2, kept)
 	require.Equal(t, uint64(998), s.methods["/svc/M"].ok.dropped.Load())
+}
+
+// Within one second the count is exact however many RPCs end at once
+// (only the first line of a second races with the reset, so it comes
+// first here).
+func TestSamplingIsExactUnderConcurrency(t *testing.T) {
+	s := newSampler(LogSampling{First: 100, Thereafter: 100})
+	s.add("svc", "M")
+	now := time.Unix(1_700_000_000, 0)
+	var wg sync.WaitGroup
+	var kept atomic.Int64
+	require.True(t, s.keep("/svc/M", true, now))
+	kept.Add(1)
+	for range 8 {
+		wg.Go(func() {
+			for range 10_000 {
+				if s.keep("/svc/M", true, now) {
+					kept.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	const n = 1 + 8*10_000
+	require.Equal(t, int64(100+(n-100)/100), kept.Load())
+	require.Equal(t, uint64(n-kept.Load()), s.methods["/svc/M"].ok.dropped.Load())
 }
