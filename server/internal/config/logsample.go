@@ -7,11 +7,9 @@ import (
 	"strings"
 )
 
-// LogSampling is --log-sample: in every second, each method's first First
-// INFO request lines (successes and client errors counted apart) are
-// written, then one in Thereafter (none when 0). First 0 writes every line.
-// WARN and ERROR lines are never sampled. Its text form is "FIRST/THEREAFTER"
-// or "off".
+// LogSampling is --log-sample, parsed: "FIRST/THEREAFTER" or "off" (the
+// zero value). What the numbers mean is transport.LogSampling's, which the
+// server converts it to.
 type LogSampling struct {
 	First      int
 	Thereafter int

@@ -154,11 +154,7 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 	cfg.Services.register(srv)
 	metrics.InitializeMetrics(srv)
 	if sample != nil {
-		for service, info := range srv.GetServiceInfo() {
-			for _, m := range info.Methods {
-				sample.add(service, m.Name)
-			}
-		}
+		sample.addServices(srv.GetServiceInfo())
 	}
 
 	return &GRPCServer{cfg: cfg, srv: srv, health: hs, stopping: stopping, failed: make(chan error, 1)}, nil

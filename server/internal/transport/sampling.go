@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 )
 
 // LogSampling thins the request log of busy methods, as zap's production
@@ -58,9 +59,14 @@ func newSampler(cfg LogSampling) *sampler {
 	}
 }
 
-// add makes a method known; lines of unknown methods are always written.
-func (s *sampler) add(service, method string) {
-	s.methods["/"+service+"/"+method] = &methodSample{service: service, method: method}
+// addServices makes the registered methods known; lines of unknown
+// methods are always written.
+func (s *sampler) addServices(services map[string]grpc.ServiceInfo) {
+	for service, info := range services {
+		for _, m := range info.Methods {
+			s.methods["/"+service+"/"+m.Name] = &methodSample{service: service, method: m.Name}
+		}
+	}
 }
 
 // keep reports whether the INFO line of an RPC of fullMethod, successful or

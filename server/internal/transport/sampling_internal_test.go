@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 )
 
 func TestSamplingWindow(t *testing.T) {
 	s := newSampler(LogSampling{First: 3, Thereafter: 4})
-	s.add("groundwork.v1.AccountService", "GetAccount")
-	s.add("groundwork.v1.AccountService", "CreateAccount")
+	s.addServices(map[string]grpc.ServiceInfo{"groundwork.v1.AccountService": {
+		Methods: []grpc.MethodInfo{{Name: "GetAccount"}, {Name: "CreateAccount"}},
+	}})
 	const get, create = "/groundwork.v1.AccountService/GetAccount", "/groundwork.v1.AccountService/CreateAccount"
 	t0 := time.Unix(1_700_000_000, 0)
 
@@ -50,7 +52,7 @@ func TestNoSamplingByDefault(t *testing.T) {
 
 func TestSamplingWithoutThereafterKeepsOnlyTheFirst(t *testing.T) {
 	s := newSampler(LogSampling{First: 2})
-	s.add("svc", "M")
+	s.addServices(map[string]grpc.ServiceInfo{"svc": {Methods: []grpc.MethodInfo{{Name: "M"}}}})
 	var kept int
 	for range 1000 {
 		if s.keep("/svc/M", true, time.Unix(0, 0)) {
@@ -66,7 +68,7 @@ func TestSamplingWithoutThereafterKeepsOnlyTheFirst(t *testing.T) {
 // first here).
 func TestSamplingIsExactUnderConcurrency(t *testing.T) {
 	s := newSampler(LogSampling{First: 100, Thereafter: 100})
-	s.add("svc", "M")
+	s.addServices(map[string]grpc.ServiceInfo{"svc": {Methods: []grpc.MethodInfo{{Name: "M"}}}})
 	now := time.Unix(1_700_000_000, 0)
 	var wg sync.WaitGroup
 	var kept atomic.Int64
