@@ -8,6 +8,7 @@ require (
 	github.com/cert-manager/trust-manager v0.25.0
 	github.com/cloudnative-pg/api v1.29.0
 	github.com/google/go-containerregistry v0.22.1
+	github.com/groundwork-dev/groundwork/internal/shared v0.0.0-00010101000000-000000000000
 	github.com/groundwork-dev/groundwork/migrator v0.0.0
 	github.com/groundwork-dev/groundwork/queue v0.0.0
 	github.com/groundwork-dev/groundwork/server v0.0.0
@@ -129,3 +130,5 @@ replace github.com/groundwork-dev/groundwork/queue => ./queue
 replace github.com/groundwork-dev/groundwork/server => ./server
 
 replace github.com/groundwork-dev/groundwork/messengergen => ./messengergen
+
+replace github.com/groundwork-dev/groundwork/internal/shared => ./internal/shared

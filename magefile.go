@@ -12,15 +12,17 @@ import (
 
 	"github.com/magefile/mage/mg"
 
-	"github.com/groundwork-dev/groundwork/internal/apibench"
-	"github.com/groundwork-dev/groundwork/internal/checks"
-	"github.com/groundwork-dev/groundwork/internal/deploy"
-	"github.com/groundwork-dev/groundwork/internal/devbench"
-	"github.com/groundwork-dev/groundwork/internal/devstack"
-	"github.com/groundwork-dev/groundwork/internal/e2e"
-	"github.com/groundwork-dev/groundwork/internal/images"
-	"github.com/groundwork-dev/groundwork/internal/kindcluster"
-	"github.com/groundwork-dev/groundwork/internal/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/bench/apibench"
+	"github.com/groundwork-dev/groundwork/internal/bench/devbench"
+	"github.com/groundwork-dev/groundwork/internal/build/ci"
+	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
+	"github.com/groundwork-dev/groundwork/internal/delivery/images"
+	"github.com/groundwork-dev/groundwork/internal/delivery/kindcluster"
+	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
+	"github.com/groundwork-dev/groundwork/internal/delivery/prod"
+	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
+	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
 	"github.com/groundwork-dev/groundwork/queue/queuebench"
 )
 
@@ -47,9 +49,9 @@ func stack() (*devstack.Stack, error) {
 	return devstack.New(cfg, os.Stdout, sysdeps.New(os.Stdout)), nil
 }
 
-func projectChecks() checks.Checks {
+func projectChecks() ci.Checks {
 	root, _ := os.Getwd()
-	return checks.Checks{Root: root, Out: os.Stdout, Deps: sysdeps.New(os.Stdout)}
+	return ci.Checks{Root: root, Out: os.Stdout, Deps: sysdeps.New(os.Stdout)}
 }
 
 // Up starts the whole local stack in the background, healthy, and prints where each part is; idempotent.
@@ -164,7 +166,7 @@ func E2e(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = e2e.Run(ctx, e2e.Options{Root: root, Out: os.Stdout, Deps: sysdeps.New(os.Stdout)})
+	_, err = webe2e.Run(ctx, webe2e.Options{Root: root, Out: os.Stdout, Deps: sysdeps.New(os.Stdout)})
 	return err
 }
 
@@ -186,7 +188,7 @@ func buildWebapp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = devstack.EnsureWebapp(ctx, cfg, func(format string, a ...any) { fmt.Printf(format+"\n", a...) })
+	_, err = webbuild.Ensure(ctx, cfg.Root, func(format string, a ...any) { fmt.Printf(format+"\n", a...) })
 	return err
 }
 
@@ -263,8 +265,8 @@ func (Kind) Deploy(ctx context.Context, component string) error {
 	return c.Deploy(ctx, component)
 }
 
-func prod(ctx context.Context, dryRun bool) error {
-	reg, envDry, err := deploy.ProdConfigFromEnv(os.Getenv)
+func deployProd(ctx context.Context, dryRun bool) error {
+	reg, envDry, err := prod.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -275,12 +277,12 @@ func prod(ctx context.Context, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	return deploy.Prod{Root: p.Root, Registry: reg, Build: p.Image, Kube: deploy.Kubectl{Log: os.Stdout},
+	return prod.Deploy{Root: p.Root, Registry: reg, Build: p.Image, Kube: kube.Kubectl{Log: os.Stdout},
 		DryRun: dryRun || envDry, Out: os.Stdout}.Run(ctx)
 }
 
 // Prod builds and pushes the images to $PROD_REGISTRY (TLS), renders the prod overlay pinned to their digests and server-side applies it to the current kube context (never kind-*); DRY_RUN=1 only shows the diff.
-func (Deploy) Prod(ctx context.Context) error { return prod(ctx, false) }
+func (Deploy) Prod(ctx context.Context) error { return deployProd(ctx, false) }
 
 // DryRun is deploy:prod that builds without pushing and prints the server-side diff; nothing is pushed or applied.
-func (Deploy) DryRun(ctx context.Context) error { return prod(ctx, true) }
+func (Deploy) DryRun(ctx context.Context) error { return deployProd(ctx, true) }

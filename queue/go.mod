@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/groundwork-dev/groundwork/migrator => ../migrator
 
 require (
+	github.com/groundwork-dev/groundwork/internal/shared v0.0.0-00010101000000-000000000000
 	github.com/groundwork-dev/groundwork/migrator v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
@@ -39,3 +40,5 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/groundwork-dev/groundwork/internal/shared => ../internal/shared

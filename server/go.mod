@@ -3,6 +3,7 @@ module github.com/groundwork-dev/groundwork/server
 go 1.26.0
 
 require (
+	github.com/groundwork-dev/groundwork/internal/shared v0.0.0-00010101000000-000000000000
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
@@ -37,7 +38,6 @@ require (
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/groundwork-dev/groundwork/messengergen v0.0.0
 	github.com/groundwork-dev/groundwork/migrator v0.0.0
 	github.com/groundwork-dev/groundwork/queue v0.0.0
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
@@ -64,3 +64,5 @@ replace github.com/groundwork-dev/groundwork/migrator => ../migrator
 replace github.com/groundwork-dev/groundwork/queue => ../queue
 
 replace github.com/groundwork-dev/groundwork/messengergen => ../messengergen
+
+replace github.com/groundwork-dev/groundwork/internal/shared => ../internal/shared

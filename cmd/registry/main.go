@@ -1,6 +1,6 @@
 // Command registry serves the local OCI registry of the Kind cluster (plain
 // HTTP, storage on disk); `go tool mage kind:up` starts it detached. See
-// internal/registry.
+// internal/delivery/ociregistry.
 package main
 
 import (
@@ -9,12 +9,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/groundwork-dev/groundwork/internal/registry"
+	"github.com/groundwork-dev/groundwork/internal/delivery/ociregistry"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := registry.Main(ctx, os.Args[1:], os.Stderr)
+	code := ociregistry.Main(ctx, os.Args[1:], os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -31,10 +31,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -43,9 +41,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
-	"github.com/groundwork-dev/groundwork/migrator/pgcluster"
-	"github.com/groundwork-dev/groundwork/migrator/pki"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/pgcluster"
+	"github.com/groundwork-dev/groundwork/internal/shared/pki"
+	"github.com/groundwork-dev/groundwork/internal/shared/tempcluster"
 	"github.com/groundwork-dev/groundwork/migrator/schema"
 )
 
@@ -133,30 +132,28 @@ func (e Env) URL(role, database string) string { return e.e.url(role, database) 
 
 // CertPaths returns the files of a role's client certificate.
 func (e Env) CertPaths(role string) pki.Paths {
-	return pki.SecretPaths(e.e.pkiDir, pki.DBClientSecret(role))
+	return e.e.cluster.CertPaths(role)
 }
 
 // PKIDir is the directory of the cluster's certificates.
-func (e Env) PKIDir() string { return e.e.pkiDir }
+func (e Env) PKIDir() string { return e.e.cluster.PKIDir }
 
 // Superuser runs fn with a superuser connection (over the unix socket).
 func (e Env) Superuser(t testing.TB, fn func(*pgx.Conn)) {
 	t.Helper()
-	e.e.adminMu.Lock()
-	defer e.e.adminMu.Unlock()
-	fn(e.e.admin)
+	_ = e.e.superuser(func(conn *pgx.Conn) error {
+		fn(conn)
+		return nil
+	})
 }
 
 type env struct {
-	dir     string // removed at the end
-	pkiDir  string
-	cluster *pgcluster.Cluster
-	child   *pgcluster.Child
-	port    int
-	adminMu sync.Mutex
-	admin   *pgx.Conn
-	// external is set when TEST_DATABASE_URL names the server.
+	cluster *tempcluster.Cluster
+	// external is set when TEST_DATABASE_URL names the server: it replaces
+	// the cluster, and admin is the connection to it.
 	external *url.URL
+	adminMu  sync.Mutex
+	admin    *pgx.Conn
 }
 
 func get(t testing.TB) *env {
@@ -182,89 +179,28 @@ func get(t testing.TB) *env {
 }
 
 func start(ctx context.Context) (*env, error) {
-	bin, err := pgcluster.FindBinaries()
+	c, err := tempcluster.Start(ctx, tempcluster.Options{
+		Roles:    []string{RoleMigrator, RoleServer, RoleKratos},
+		Settings: map[string]string{"max_connections": "300", "shared_buffers": "'64MB'"},
+		Prefix:   "pgtest-",
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: install them (apt-get install -y postgresql), let `go tool mage test` install them, or set %s", err, EnvURL)
+		return nil, fmt.Errorf("%w (or set %s)", err, EnvURL)
 	}
-	dir, err := os.MkdirTemp("", "pgtest-")
-	if err != nil {
-		return nil, fmt.Errorf("create cluster directory: %w", err)
-	}
-	// The unprivileged server user (when running as root) must enter it;
-	// listing it is not needed.
-	if err := os.Chmod(dir, 0o711); err != nil {
-		return nil, fmt.Errorf("chmod cluster directory: %w", err)
-	}
-	e := &env{dir: dir, pkiDir: filepath.Join(dir, "pki")}
-	if err := e.startCluster(ctx, bin); err != nil {
+	e := &env{cluster: c}
+	if err := e.migrateTemplate(ctx); err != nil {
 		e.close()
 		return nil, err
 	}
 	return e, nil
 }
 
-func (e *env) startCluster(ctx context.Context, bin pgcluster.Binaries) error {
-	if _, err := pki.Ensure(e.pkiDir, pki.PostgresTree(RoleMigrator, RoleServer, RoleKratos), pki.Options{}); err != nil {
-		return fmt.Errorf("issue test certificates: %w", err)
-	}
-	srv := pki.SecretPaths(e.pkiDir, pki.PostgresServerSecret)
-	var lastErr error
-	// A free port can be taken by another process between the check and
-	// postgres binding it: try a few.
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		c, err := pgcluster.New(pgcluster.Config{
-			Bin:       bin,
-			DataDir:   filepath.Join(e.dir, "data"),
-			SocketDir: filepath.Join(e.dir, "run"),
-			LogFile:   filepath.Join(e.dir, "postgres.log"),
-			Port:      port,
-			TLS:       pgcluster.TLSFiles{Cert: srv.Cert, Key: srv.Key, ClientCA: srv.CA},
-			HBA: []pgcluster.HBARule{
-				pgcluster.CertRule("all", RoleMigrator+","+RoleServer+","+RoleKratos, "127.0.0.1/32"),
-			},
-			// Durability buys nothing for a cluster deleted after the run.
-			Settings: map[string]string{
-				"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-				"max_connections": "300", "shared_buffers": "'64MB'",
-			},
-			NoSync: true,
-		})
-		if err != nil {
-			return err
-		}
-		if err := c.Init(ctx); err != nil {
-			return err
-		}
-		if _, err := c.Configure(); err != nil {
-			return err
-		}
-		child, err := c.StartChild(ctx)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		e.cluster, e.child, e.port = c, child, port
-		return e.bootstrap(ctx)
-	}
-	return fmt.Errorf("start test cluster: %w", lastErr)
-}
-
-func (e *env) bootstrap(ctx context.Context) error {
-	admin, err := e.cluster.ConnectSuperuser(ctx, "postgres")
+// migrateTemplate creates the template every test database is copied
+// from, migrated once per process.
+func (e *env) migrateTemplate(ctx context.Context) error {
+	err := e.cluster.CreateDatabase(ctx, pgcluster.Database{Name: templateDB, Owner: RoleMigrator, Connect: []string{RoleServer}}, "")
 	if err != nil {
-		return err
-	}
-	e.admin = admin
-	plan := pgcluster.Plan{
-		Roles:     []string{RoleMigrator, RoleServer, RoleKratos},
-		Databases: []pgcluster.Database{{Name: templateDB, Owner: RoleMigrator, Connect: []string{RoleServer}}},
-	}
-	if err := pgcluster.Bootstrap(ctx, admin, plan); err != nil {
-		return err
+		return fmt.Errorf("create template database: %w", err)
 	}
 	m, err := schema.Open(ctx, e.url(RoleMigrator, templateDB), schema.Options{ServerRole: RoleServer})
 	if err != nil {
@@ -312,15 +248,18 @@ func (e *env) url(role, database string) string {
 		u.Path = "/" + database
 		return u.String()
 	}
-	ca := pki.SecretPaths(e.pkiDir, pki.PostgresServerSecret).CA
-	c := pki.SecretPaths(e.pkiDir, pki.DBClientSecret(role))
-	q := url.Values{}
-	q.Set("sslmode", "verify-full")
-	q.Set("sslrootcert", ca)
-	q.Set("sslcert", c.Cert)
-	q.Set("sslkey", c.Key)
-	u := url.URL{Scheme: "postgres", User: url.User(role), Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(e.port)), Path: "/" + database, RawQuery: q.Encode()}
-	return u.String()
+	return e.cluster.URL(role, database)
+}
+
+// superuser runs fn with a superuser connection, one caller at a time:
+// the cluster's, or with TEST_DATABASE_URL the connection to that server.
+func (e *env) superuser(fn func(*pgx.Conn) error) error {
+	if e.external == nil {
+		return e.cluster.Superuser(fn)
+	}
+	e.adminMu.Lock()
+	defer e.adminMu.Unlock()
+	return fn(e.admin)
 }
 
 func (e *env) newDB(t testing.TB, template string) *DB {
@@ -328,18 +267,17 @@ func (e *env) newDB(t testing.TB, template string) *DB {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := "t_" + randHex(6)
-	e.adminMu.Lock()
-	var err error
-	if e.external != nil {
-		sql := "CREATE DATABASE " + name
-		if template != "" {
-			sql += " TEMPLATE " + template
+	err := e.superuser(func(conn *pgx.Conn) error {
+		if e.external != nil {
+			sql := "CREATE DATABASE " + name
+			if template != "" {
+				sql += " TEMPLATE " + template
+			}
+			_, err := conn.Exec(ctx, sql)
+			return err
 		}
-		_, err = e.admin.Exec(ctx, sql)
-	} else {
-		err = pgcluster.CreateDatabase(ctx, e.admin, pgcluster.Database{Name: name, Owner: RoleMigrator, Connect: []string{RoleServer}}, template)
-	}
-	e.adminMu.Unlock()
+		return pgcluster.CreateDatabase(ctx, conn, pgcluster.Database{Name: name, Owner: RoleMigrator, Connect: []string{RoleServer}}, template)
+	})
 	if err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
@@ -350,9 +288,10 @@ func (e *env) newDB(t testing.TB, template string) *DB {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		e.adminMu.Lock()
-		defer e.adminMu.Unlock()
-		if _, err := e.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		if err := e.superuser(func(conn *pgx.Conn) error {
+			_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			return err
+		}); err != nil {
 			t.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})
@@ -367,29 +306,15 @@ func (e *env) newDB(t testing.TB, template string) *DB {
 }
 
 func (e *env) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if e.admin != nil {
-		if e.external != nil {
-			_, _ = e.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+templateDB+" WITH (FORCE)")
-		}
+	if e.external != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = e.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+templateDB+" WITH (FORCE)")
 		_ = e.admin.Close(ctx)
 	}
-	if e.child != nil {
-		e.child.Stop()
+	if e.cluster != nil {
+		e.cluster.Close()
 	}
-	if e.dir != "" {
-		_ = os.RemoveAll(e.dir)
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0") //nolint:noctx // an instant local bind
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randHex(n int) string {

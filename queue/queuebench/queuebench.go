@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -43,6 +42,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/groundwork-dev/groundwork/internal/shared/machine"
 )
 
 const (
@@ -95,9 +96,9 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	defer c.Close()
 	fmt.Fprintf(out, "PostgreSQL %s, %d CPUs, %s, load average %s; %d rounds per mode, sides alternating\n",
-		c.serverVersion(ctx), runtime.NumCPU(), runtime.Version(), loadAverage(), p.Rounds)
+		c.serverVersion(ctx), runtime.NumCPU(), runtime.Version(), machine.LoadAverage(), p.Rounds)
 	fmt.Fprintf(out, "settings (both sides): MaxWorkers %d, FetchCooldown %v, FetchPollInterval %v, pool %d connections\n\n",
 		p.MaxWorkers, p.FetchCooldown, p.FetchPoll, p.PoolConns)
 
@@ -148,22 +149,8 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 			rows[i].overall = map[string]float64{sidePgqueue: percentile(b.samples[sidePgqueue], q), sideRiver: percentile(b.samples[sideRiver], q)}
 		}
 	}
-	fmt.Fprintf(out, "\nload average after: %s\n\n", loadAverage())
+	fmt.Fprintf(out, "\nload average after: %s\n\n", machine.LoadAverage())
 	return writeTable(out, rows)
-}
-
-// loadAverage is /proc/loadavg's first three fields: how busy the machine
-// was, which explains noisy rounds.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 type bench struct {

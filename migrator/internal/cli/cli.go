@@ -11,7 +11,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/migrator/schema"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/migrator/internal/cli"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 )

@@ -18,7 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/queue"
 	"github.com/groundwork-dev/groundwork/queue/internal/faultjob"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/server/internal/config"
 	"github.com/groundwork-dev/groundwork/server/internal/dbpool"
 	"github.com/groundwork-dev/groundwork/server/internal/ops"

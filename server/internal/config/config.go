@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 )
 
 // Log formats.

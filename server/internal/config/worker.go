@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/queue"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
 )
 

@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/migrator/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
-	"github.com/groundwork-dev/groundwork/migrator/pki"
 	"github.com/groundwork-dev/groundwork/server/internal/dbpool"
 	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/ops"

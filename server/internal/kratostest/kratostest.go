@@ -20,8 +20,8 @@
 // session lifespan, a web hook) that is stopped when the test ends, or
 // earlier with Stop (to test an unreachable Kratos).
 //
-// The binary is built once into the repository's .cache/bin (or
-// $GROUNDWORK_CACHE/bin) with the command internal/toolbuild uses; the first
+// The binary is the local stack's, built once per machine and pinned
+// version into the user's cache by internal/shared/toolbuild; the first
 // build takes about two minutes and needs the Go module proxy. If it cannot
 // be built the test fails and says why: there is no silent skip.
 //
@@ -43,7 +43,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,6 +59,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	ory "github.com/ory/kratos-client-go"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 )
 
@@ -198,7 +198,7 @@ func doPrepare(t testing.TB) (*prepared, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("migrate the Kratos template database (kratos migrate sql -e --yes): %w\n%s", err, tail(out.String(), 30))
+		return nil, fmt.Errorf("migrate the Kratos template database (kratos migrate sql -e --yes): %w\n%s", err, lastLines(out.String(), 30))
 	}
 	return p, nil
 }
@@ -268,7 +268,7 @@ func start(t testing.TB, db *database, opts Options) (*Kratos, error) {
 	var lastErr error
 	// A port found free can be taken before Kratos binds it: retry then.
 	for attempt := 0; attempt < 3; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := freeport.Distinct(context.Background(), 2)
 		if err != nil {
 			return nil, err
 		}
@@ -352,11 +352,11 @@ func (k *Kratos) waitReady(limit time.Duration) error {
 		}
 		select {
 		case <-k.proc.exited:
-			return fmt.Errorf("kratos serve exited during start-up: %w\nKratos log:\n%s", k.proc.waitErr, tail(k.Logs(), 30))
+			return fmt.Errorf("kratos serve exited during start-up: %w\nKratos log:\n%s", k.proc.waitErr, lastLines(k.Logs(), 30))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("kratos serve not ready within %s (%s)\nKratos log:\n%s", limit, last, tail(k.Logs(), 30))
+			return fmt.Errorf("kratos serve not ready within %s (%s)\nKratos log:\n%s", limit, last, lastLines(k.Logs(), 30))
 		}
 	}
 }
@@ -448,25 +448,6 @@ func baseEnv(vars map[string]string) []string {
 	return env
 }
 
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0") //nolint:noctx // an instant local bind
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // ringBuffer keeps the last limit bytes written to it.
 type ringBuffer struct {
 	mu    sync.Mutex
@@ -497,4 +478,12 @@ func randHex(n int) string {
 		panic(errors.New("crypto/rand failed"))
 	}
 	return hex.EncodeToString(b)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/migrator/pki"
+	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
 )

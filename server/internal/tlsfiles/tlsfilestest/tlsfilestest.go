@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/migrator/pki"
+	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 )
 
 // Secret names of the tree: the production names from migrator/pki, plus a

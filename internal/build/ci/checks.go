@@ -1,0 +1,134 @@
+// Package ci is what `mage lint`, `mage test`, `mage generate` and
+// `mage ci` do: the same steps locally and in CI.
+package ci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/build/protogen"
+	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/build/tsapi"
+	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
+	"github.com/groundwork-dev/groundwork/internal/build/workspace"
+	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
+	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
+)
+
+// Checks runs the project's checks from the repository root.
+type Checks struct {
+	Root string
+	Out  io.Writer
+	Deps *sysdeps.Installer
+}
+
+func (c Checks) runner() workspace.Runner { return workspace.Runner{Root: c.Root, Out: c.Out} }
+
+// Lint runs buf lint and buf format on the protos, then gofmt, go vet and
+// golangci-lint over every module.
+func (c Checks) Lint(ctx context.Context) error {
+	r := c.runner()
+	fmt.Fprintln(c.Out, "==> buf lint, buf format")
+	if err := protogen.Lint(ctx, c.Root, c.Out); err != nil {
+		return err
+	}
+	if err := r.Gofmt(ctx); err != nil {
+		return err
+	}
+	if err := r.Each(ctx, "vet", "./..."); err != nil {
+		return err
+	}
+	bin, err := toolbuild.Ensure(ctx, c.Root, toolbuild.GolangciLint, c.Out)
+	if err != nil {
+		return err
+	}
+	mods, err := workspace.Modules(ctx, c.Root)
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, m := range mods {
+		fmt.Fprintf(c.Out, "==> golangci-lint %s\n", m.Path)
+		if err := r.Run(ctx, m.Dir, bin, "run", "--config", c.Root+"/.golangci.yml", "./..."); err != nil {
+			failed = append(failed, m.Path)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("golangci-lint found problems in: %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// Test runs every module's tests against real PostgreSQL (installed first
+// when missing, as is nginx for the webapp's configuration test). count=1 in CI: the tests talk to servers, whose state the
+// test cache cannot see.
+func (c Checks) Test(ctx context.Context, fresh bool) error {
+	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx()); err != nil {
+		return err
+	}
+	args := []string{"test"}
+	if fresh {
+		args = append(args, "-count=1")
+	}
+	args = append(args, "./...")
+	return c.runner().Each(ctx, args...)
+}
+
+// Generate runs every generator: buf for the protos, tsapi for the
+// webapp's API types (from buf's OpenAPI output), then go generate in each
+// module (messengers).
+func (c Checks) Generate(ctx context.Context) error {
+	fmt.Fprintln(c.Out, "==> buf generate")
+	if err := protogen.Generate(ctx, c.Root, c.Out); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Out, "==> tsapi (webapp API types from the OpenAPI document)")
+	if _, err := tsapi.WriteFile(c.Root); err != nil {
+		return err
+	}
+	return c.runner().Each(ctx, "generate", "./...")
+}
+
+// GeneratedCurrent fails when generating changes any file.
+func (c Checks) GeneratedCurrent(ctx context.Context) error {
+	return workspace.CheckGenerated(ctx, c.Root, c.Generate)
+}
+
+// E2E runs the webapp's browser journey on a private stack (internal/e2e).
+func (c Checks) E2E(ctx context.Context) error {
+	_, err := webe2e.Run(ctx, webe2e.Options{Root: c.Root, Out: c.Out, Deps: c.Deps})
+	return err
+}
+
+// CI runs every check, continuing past failures so one run shows them all.
+func (c Checks) CI(ctx context.Context) error {
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"lint", c.Lint},
+		{"generated code current", c.GeneratedCurrent},
+		{"test", func(ctx context.Context) error { return c.Test(ctx, true) }},
+		{"webapp", func(ctx context.Context) error { return webbuild.Check(ctx, c.Root, c.Out) }},
+		{"e2e", c.E2E},
+	}
+	var errs []error
+	var summary []string
+	for _, s := range steps {
+		start := time.Now()
+		fmt.Fprintf(c.Out, "\n=== ci: %s\n", s.name)
+		err := s.run(ctx)
+		state := "ok"
+		if err != nil {
+			state = "FAILED"
+			errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+		}
+		summary = append(summary, fmt.Sprintf("  %-24s %-6s %s", s.name, state, time.Since(start).Round(time.Second)))
+	}
+	fmt.Fprintf(c.Out, "\n=== ci summary\n%s\n", strings.Join(summary, "\n"))
+	return errors.Join(errs...)
+}

@@ -1,0 +1,169 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/build/gobin"
+	"github.com/groundwork-dev/groundwork/internal/shared/pki"
+)
+
+// ServerGRPCAddr is the server's gRPC (mTLS) listen address.
+func (c Config) ServerGRPCAddr() string { return c.addr(c.GRPCPort) }
+
+// ServerGatewayAddr is the server's HTTP/JSON gateway listen address.
+func (c Config) ServerGatewayAddr() string { return c.addr(c.GatewayPort) }
+
+// ServerOpsAddr is the server's ops (health, metrics) listen address.
+func (c Config) ServerOpsAddr() string { return c.addr(c.OpsPort) }
+
+func (c Config) serverRunDir() string { return filepath.Join(c.StateDir(), "server") }
+func (c Config) serverBin() string    { return gobin.Path(c.Root, serverProgram.Name) }
+
+// serverProgram is server/cmd/server; its sources are the server's and
+// those of the workspace modules it imports.
+var serverProgram = gobin.Program{Name: "server", Dir: "server", Package: "./cmd/server",
+	Sources: []string{"server", "migrator", "queue", filepath.Join("internal", "shared")}}
+
+// ensureServerBinary builds the server when its sources changed.
+func (s *Stack) ensureServerBinary(ctx context.Context) (string, error) {
+	bin, built, err := gobin.Ensure(ctx, s.cfg.Root, serverProgram)
+	if err != nil {
+		return "", err
+	}
+	if built {
+		fmt.Fprintln(s.out, "server        built "+bin)
+	}
+	return bin, nil
+}
+
+// ServerRuntimeSettings are the Go runtime settings the API server runs
+// with, here and in the Kubernetes manifests (k8s/base/server/api.yaml,
+// kept equal by a test). gcshrinkstackoff=1: the server runs RPCs on
+// long-lived stream workers, and the garbage collector halved the stacks
+// of idle workers, which the next RPC through the request path (the
+// interceptors, the messenger, pgx) grew back by copying: a tenth of the
+// server's CPU under load. Stacks then stay at their largest size (a few
+// MiB for all workers); see docs/server.md.
+const ServerRuntimeSettings = "gcshrinkstackoff=1"
+
+// ServerGODEBUG is the server's GODEBUG: inherited settings, then
+// ServerRuntimeSettings (which wins on a conflict).
+func ServerGODEBUG(inherited string) string {
+	if inherited == "" {
+		return ServerRuntimeSettings
+	}
+	return inherited + "," + ServerRuntimeSettings
+}
+
+func (s *Stack) serverEnv() ([]string, error) {
+	key, err := s.hookKey()
+	if err != nil {
+		return nil, err
+	}
+	grpc := pki.SecretPaths(s.cfg.PKIDir(), pki.ServerGRPCSecret)
+	gw := pki.SecretPaths(s.cfg.PKIDir(), pki.GatewayClientSecret)
+	return []string{
+		"GRPC_ADDR=" + s.cfg.ServerGRPCAddr(),
+		"GATEWAY_ADDR=" + s.cfg.ServerGatewayAddr(),
+		"OPS_ADDR=" + s.cfg.ServerOpsAddr(),
+		"DATABASE_URL=" + s.cfg.DatabaseURL(RoleServer, DBApp),
+		"GRPC_TLS_CERT=" + grpc.Cert,
+		"GRPC_TLS_KEY=" + grpc.Key,
+		"GRPC_CLIENT_CA=" + grpc.CA,
+		"GATEWAY_TLS_CERT=" + gw.Cert,
+		"GATEWAY_TLS_KEY=" + gw.Key,
+		"GATEWAY_SERVER_CA=" + grpc.CA,
+		"KRATOS_PUBLIC_URL=" + s.cfg.KratosPublicURL(),
+		"KRATOS_ADMIN_URL=" + s.cfg.KratosAdminURL(),
+		"ALLOWED_ORIGIN=" + s.cfg.WebOrigin(),
+		"LOG_FORMAT=text",
+		"GODEBUG=" + ServerGODEBUG(os.Getenv("GODEBUG")),
+		"KRATOS_HOOK_KEY=" + key,
+	}, nil
+}
+
+func (s *Stack) serverProcess(bin string, env []string) *process {
+	return &process{
+		Name:    "server",
+		Bin:     bin,
+		Args:    []string{"serve"},
+		Env:     env,
+		Dir:     s.cfg.Root,
+		LogFile: filepath.Join(s.cfg.LogDir(), "server.log"),
+		PIDFile: filepath.Join(s.cfg.serverRunDir(), "server.pid"),
+		Ports:   []string{s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()},
+		Ready:   func(ctx context.Context) error { return httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz") },
+	}
+}
+
+// upServer builds the server when its sources changed and runs it; a
+// running server built from older sources is restarted.
+func (s *Stack) upServer(ctx context.Context) error {
+	bin, err := s.ensureServerBinary(ctx)
+	if err != nil {
+		return err
+	}
+	env, err := s.serverEnv()
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	// A new build or a changed environment restarts a running server.
+	started, err := s.serverProcess(bin, env).Start(ctx)
+	if err != nil {
+		return err
+	}
+	if started {
+		fmt.Fprintf(s.out, "server        started: gRPC %s (mTLS), gateway http://%s, ops http://%s\n", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr())
+	}
+	return nil
+}
+
+func (s *Stack) downServer(ctx context.Context) error {
+	p := s.serverProcess(s.cfg.serverBin(), nil)
+	if _, ok := p.PID(); !ok {
+		return nil
+	}
+	if err := p.Stop(ctx); err != nil {
+		return fmt.Errorf("server: stop: %w", err)
+	}
+	fmt.Fprintln(s.out, "server        stopped")
+	return nil
+}
+
+func (s *Stack) checkServer(ctx context.Context) ComponentStatus {
+	st := ComponentStatus{Name: "server", State: "stopped",
+		Address: fmt.Sprintf("grpc %s, http %s, ops %s", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()),
+		Health:  "not running (go tool mage dev:up)"}
+	if pid, ok := s.serverProcess(s.cfg.serverBin(), nil).PID(); ok {
+		st.State = fmt.Sprintf("running (pid %d)", pid)
+		if err := httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz"); err != nil {
+			st.Health = err.Error()
+		} else {
+			st.Health, st.Healthy = "ready (database and Kratos reachable)", true
+		}
+	}
+	return st
+}
+
+func httpOK(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
