@@ -182,13 +182,15 @@ func (Dev) Watch(ctx context.Context) error {
 
 // --- Kubernetes: images without Docker, the Kind cluster, the production deploy (docs/kubernetes.md) ---
 
-// buildWebapp builds webapp/dist when its sources changed (npm), as dev:up does.
+// buildWebapp brings webapp/dist up to date (npm, only when its sources
+// changed), as dev:up does; the images targets build it before the webapp
+// image and only then (images.Project.PrepareWebapp).
 func buildWebapp(ctx context.Context) error {
-	cfg, err := devstack.ConfigFromEnv(".", os.Getenv)
+	root, err := os.Getwd()
 	if err != nil {
 		return err
 	}
-	_, err = webbuild.Ensure(ctx, cfg.Root, func(format string, a ...any) { fmt.Printf(format+"\n", a...) })
+	_, err = webbuild.Ensure(ctx, root, func(format string, a ...any) { fmt.Printf(format, a...) })
 	return err
 }
 
@@ -197,15 +199,11 @@ func project(platforms []images.Platform) (images.Project, error) {
 	if err != nil {
 		return images.Project{}, err
 	}
-	return images.Project{Root: root, Platforms: platforms, Build: images.GoBuild(os.Stdout), Log: os.Stdout}, nil
+	return images.Project{Root: root, Platforms: platforms, Build: images.GoBuild(os.Stdout), PrepareWebapp: buildWebapp, Log: os.Stdout}, nil
 }
 
 // Images builds the OCI images (server, migrator, kratos for linux/amd64 and linux/arm64; webapp on nginx-unprivileged) into .cache/images without Docker.
 func Images(ctx context.Context) error {
-	if err := buildWebapp(ctx); err != nil {
-		// The Go images do not need it; the webapp image reports it.
-		fmt.Println("webapp: not built:", err)
-	}
 	p, err := project(images.Platforms)
 	if err != nil {
 		return err
@@ -218,14 +216,11 @@ func kindCluster() (*kindcluster.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kindcluster.Cluster{Config: kindcluster.DefaultConfig(root), Host: kindcluster.RealHost(), Out: os.Stdout}, nil
+	return &kindcluster.Cluster{Config: kindcluster.DefaultConfig(root), Host: kindcluster.RealHost(), PrepareWebapp: buildWebapp, Out: os.Stdout}, nil
 }
 
 // Up creates the Kind cluster with its local registry, installs the operators, builds and pushes the images and applies the dev overlay, waiting until all is ready.
 func (Kind) Up(ctx context.Context) error {
-	if err := buildWebapp(ctx); err != nil {
-		return err
-	}
 	c, err := kindCluster()
 	if err != nil {
 		return err
@@ -253,11 +248,6 @@ func (Kind) Reset(ctx context.Context) error {
 
 // Deploy rebuilds one component (server, migrator, kratos, webapp), pushes it, applies its objects and waits for the rollout; prints the time taken.
 func (Kind) Deploy(ctx context.Context, component string) error {
-	if component == "webapp" {
-		if err := buildWebapp(ctx); err != nil {
-			return err
-		}
-	}
 	c, err := kindCluster()
 	if err != nil {
 		return err
@@ -268,9 +258,6 @@ func (Kind) Deploy(ctx context.Context, component string) error {
 func deployProd(ctx context.Context, dryRun bool) error {
 	reg, envDry, err := prod.ConfigFromEnv(os.Getenv)
 	if err != nil {
-		return err
-	}
-	if err := buildWebapp(ctx); err != nil {
 		return err
 	}
 	p, err := project(images.Platforms)

@@ -403,3 +403,34 @@ func TestWriteLayoutKeepsTheDigest(t *testing.T) {
 	require.Len(t, im.Manifests, 1)
 	require.Equal(t, "amd64", im.Manifests[0].Platform.Architecture)
 }
+
+// The webapp image is made from a current webapp/dist: PrepareWebapp runs
+// first, and a failed build stops that image (no base is pulled). The Go
+// images do not wait for npm.
+func TestPrepareWebappRunsBeforeTheWebappImageOnly(t *testing.T) {
+	t.Parallel()
+	var calls []string
+	broken := errors.New("npm run build: exit status 2")
+	p := Project{Root: "testdata", Platforms: Platforms[:1], Log: io.Discard,
+		// An unreachable base: reaching it would mean the build went on.
+		NginxBase: "127.0.0.1:1/nginx@sha256:" + strings.Repeat("0", 64), Cache: t.TempDir(),
+		Build: func(_ context.Context, g GoProgram, _ v1.Platform, out string) error {
+			calls = append(calls, "go build "+g.Name)
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(out, []byte("binary"), 0o755)
+		},
+		PrepareWebapp: func(context.Context) error {
+			calls = append(calls, "webapp")
+			return broken
+		}}
+	_, err := p.Image(t.Context(), "server")
+	require.NoError(t, err)
+	require.Equal(t, []string{"go build server"}, calls)
+
+	_, err = p.Image(t.Context(), "webapp")
+	require.ErrorIs(t, err, broken)
+	require.ErrorContains(t, err, "build webapp/dist")
+	require.Equal(t, []string{"go build server", "webapp"}, calls)
+}

@@ -46,7 +46,12 @@ type Project struct {
 	Cache string
 	// Dist is the built webapp; empty: <Root>/webapp/dist.
 	Dist string
-	Log  io.Writer
+	// PrepareWebapp brings Dist up to date before the webapp image is
+	// made (the mage targets pass the npm build, which does nothing when
+	// the sources did not change); nil: Dist is taken as it is. Only the
+	// webapp image needs it, so the Go images never wait for npm.
+	PrepareWebapp func(ctx context.Context) error
+	Log           io.Writer
 }
 
 // Image builds one of Names.
@@ -57,6 +62,11 @@ func (p Project) Image(ctx context.Context, name string) (v1.ImageIndex, error) 
 	if name != "webapp" {
 		fmt.Fprintf(p.Log, "building %s for %s\n", name, platformList(p.Platforms))
 		return BuildGo(ctx, Programs(p.Root)[name], p.Platforms, p.Build)
+	}
+	if p.PrepareWebapp != nil {
+		if err := p.PrepareWebapp(ctx); err != nil {
+			return nil, fmt.Errorf("build webapp/dist: %w", err)
+		}
 	}
 	ref := p.NginxBase
 	if ref == "" {

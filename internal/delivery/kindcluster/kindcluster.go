@@ -197,6 +197,8 @@ type Cluster struct {
 	// Build builds an image for the node's platform; nil: the project's
 	// real build (images.Project).
 	Build kube.BuildFunc
+	// PrepareWebapp is the real build's images.Project.PrepareWebapp.
+	PrepareWebapp func(ctx context.Context) error
 }
 
 func (k *Cluster) client() kube.Kube {
@@ -357,7 +359,8 @@ func (k *Cluster) deploy(ctx context.Context, components []string) error {
 	reg := images.Registry{Prefix: k.Config.RegistryHost() + "/groundwork", Insecure: true}
 	build := k.Build
 	if build == nil {
-		proj := images.Project{Root: k.Config.Root, Platforms: []images.Platform{nodePlatform()}, Build: images.GoBuild(k.Out), Log: k.Out}
+		proj := images.Project{Root: k.Config.Root, Platforms: []images.Platform{nodePlatform()}, Build: images.GoBuild(k.Out),
+			PrepareWebapp: k.PrepareWebapp, Log: k.Out}
 		build = proj.Image
 	}
 	names := components

@@ -11,11 +11,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/url"
 	"os/user"
 	"path/filepath"
 	"strconv"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/internal/shared/pgcluster"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 )
@@ -52,50 +52,46 @@ type Config struct {
 	Root string // repository root, absolute
 	// State is where the stack keeps its state; default <Root>/.dev. Tests
 	// and benchmarks point it at a temporary directory.
-	State    string
-	PGListen string
-	PGPort   int
-
-	KratosHost       string
-	KratosPublicPort int
-	KratosAdminPort  int
-
-	GRPCPort, GatewayPort, OpsPort int
-	WorkerOpsPort                  int // `server worker`'s ops port
-
-	WebPort, VitePort              int
-	MailpitSMTPPort, MailpitUIPort int
+	State      string
+	PGListen   string
+	KratosHost string
 	// WebWatch serves the webapp from Vite's dev server (hot reload) instead
 	// of webapp/dist: dev:watch, or GROUNDWORK_WEB_WATCH=1.
 	WebWatch bool
+
+	// ports are the components' listen ports, by the variable that
+	// overrides each (Component.Ports).
+	ports map[string]int
 }
+
+// Port is the port the variable env sets (EnvGRPCPort, ...): its value, or
+// the default of the component that declares it.
+func (c Config) Port(env string) int { return c.ports[env] }
 
 // ConfigFromEnv reads the overrides; getenv is os.Getenv outside tests.
 func ConfigFromEnv(root string, getenv func(string) string) (Config, error) {
+	return configFromEnv(root, getenv, components)
+}
+
+func configFromEnv(root string, getenv func(string) string, comps []Component) (Config, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return Config{}, fmt.Errorf("resolve repository root: %w", err)
 	}
-	c := Config{Root: abs, PGListen: "127.0.0.1", PGPort: 15432,
-		KratosHost: "127.0.0.1", KratosPublicPort: 4433, KratosAdminPort: 4434,
-		GRPCPort: 25000, GatewayPort: 26000, OpsPort: 27000, WorkerOpsPort: 27001,
-		WebPort: 8080, VitePort: 5173, MailpitSMTPPort: 1025, MailpitUIPort: 8025,
-		WebWatch: getenv(EnvWebWatch) == "1" || getenv(EnvWebWatch) == "true"}
-	for _, o := range []struct {
-		env  string
-		port *int
-	}{{EnvPGPort, &c.PGPort}, {EnvKratosPublicPort, &c.KratosPublicPort}, {EnvKratosAdminPort, &c.KratosAdminPort},
-		{EnvGRPCPort, &c.GRPCPort}, {EnvGatewayPort, &c.GatewayPort}, {EnvOpsPort, &c.OpsPort}, {EnvWorkerOpsPort, &c.WorkerOpsPort},
-		{EnvWebPort, &c.WebPort}, {EnvVitePort, &c.VitePort}, {EnvMailpitSMTPPort, &c.MailpitSMTPPort}, {EnvMailpitUIPort, &c.MailpitUIPort}} {
-		v := getenv(o.env)
+	c := Config{Root: abs, PGListen: "127.0.0.1", KratosHost: "127.0.0.1",
+		WebWatch: getenv(EnvWebWatch) == "1" || getenv(EnvWebWatch) == "true",
+		ports:    map[string]int{}}
+	for _, p := range portsOf(comps) {
+		c.ports[p.Env] = p.Default
+		v := getenv(p.Env)
 		if v == "" {
 			continue
 		}
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 1024 || p > 65535 {
-			return c, fmt.Errorf("%s=%q: want a port number from 1024 to 65535", o.env, v)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1024 || n > 65535 {
+			return c, fmt.Errorf("%s=%q: want a port number from 1024 to 65535", p.Env, v)
 		}
-		*o.port = p
+		c.ports[p.Env] = n
 	}
 	return c, nil
 }
@@ -104,12 +100,12 @@ func (c Config) addr(port int) string { return net.JoinHostPort("127.0.0.1", str
 
 // KratosPublicAddr is Kratos's public listen address.
 func (c Config) KratosPublicAddr() string {
-	return net.JoinHostPort(c.KratosHost, strconv.Itoa(c.KratosPublicPort))
+	return net.JoinHostPort(c.KratosHost, strconv.Itoa(c.Port(EnvKratosPublicPort)))
 }
 
 // KratosAdminAddr is Kratos's admin listen address.
 func (c Config) KratosAdminAddr() string {
-	return net.JoinHostPort(c.KratosHost, strconv.Itoa(c.KratosAdminPort))
+	return net.JoinHostPort(c.KratosHost, strconv.Itoa(c.Port(EnvKratosAdminPort)))
 }
 
 // StateDir is .dev/ under the repository root, unless State says otherwise.
@@ -127,7 +123,7 @@ func (c Config) PKIDir() string { return filepath.Join(c.StateDir(), "pki") }
 func (c Config) LogDir() string { return filepath.Join(c.StateDir(), "logs") }
 
 // PGAddr is PostgreSQL's TCP address.
-func (c Config) PGAddr() string { return net.JoinHostPort(c.PGListen, strconv.Itoa(c.PGPort)) }
+func (c Config) PGAddr() string { return net.JoinHostPort(c.PGListen, strconv.Itoa(c.Port(EnvPGPort))) }
 
 // pgHome is where PostgreSQL's data directory, socket and log live: .dev/
 // itself, unless the unprivileged server user cannot reach it (a checkout
@@ -136,7 +132,7 @@ func (c Config) PGAddr() string { return net.JoinHostPort(c.PGListen, strconv.It
 // and .dev/postgres links to it.
 func (c Config) pgHome() string {
 	home := c.StateDir()
-	sock := filepath.Join(home, "run", ".s.PGSQL."+strconv.Itoa(c.PGPort))
+	sock := filepath.Join(home, "run", ".s.PGSQL."+strconv.Itoa(c.Port(EnvPGPort)))
 	if len(sock) <= 107 && reachableByServerUser(home) {
 		return home
 	}
@@ -166,15 +162,7 @@ func (c Config) PGLogFile() string { return filepath.Join(c.pgHome(), "logs", "p
 
 // DatabaseURL is the certificate URL for role on database.
 func (c Config) DatabaseURL(role, database string) string {
-	ca := pki.SecretPaths(c.PKIDir(), pki.PostgresServerSecret).CA
-	cert := pki.SecretPaths(c.PKIDir(), pki.DBClientSecret(role))
-	q := url.Values{}
-	q.Set("sslmode", "verify-full")
-	q.Set("sslrootcert", ca)
-	q.Set("sslcert", cert.Cert)
-	q.Set("sslkey", cert.Key)
-	u := url.URL{Scheme: "postgres", User: url.User(role), Host: c.PGAddr(), Path: "/" + database, RawQuery: q.Encode()}
-	return u.String()
+	return dbconn.CertURL(c.PGListen, c.Port(EnvPGPort), role, database, c.PKIDir())
 }
 
 // Certificates is the stack's certificate tree.

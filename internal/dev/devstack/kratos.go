@@ -122,9 +122,9 @@ func (s *Stack) kratosEnv() ([]string, error) {
 		"DSN=" + s.cfg.DatabaseURL(RoleKratos, DBKratos),
 		fmt.Sprintf(`IDENTITY_SCHEMAS=[{"id":"default","url":"file://%s"}]`, schema),
 		"SERVE_PUBLIC_HOST=" + s.cfg.KratosHost,
-		fmt.Sprintf("SERVE_PUBLIC_PORT=%d", s.cfg.KratosPublicPort),
+		fmt.Sprintf("SERVE_PUBLIC_PORT=%d", s.cfg.Port(EnvKratosPublicPort)),
 		"SERVE_ADMIN_HOST=" + s.cfg.KratosHost,
-		fmt.Sprintf("SERVE_ADMIN_PORT=%d", s.cfg.KratosAdminPort),
+		fmt.Sprintf("SERVE_ADMIN_PORT=%d", s.cfg.Port(EnvKratosAdminPort)),
 		// No usage statistics leave the machine.
 		"SQA_OPT_OUT=true",
 		// The breach check calls an outside service; offline it makes every
@@ -182,9 +182,18 @@ func (s *Stack) kratosReady(ctx context.Context) error {
 	return nil
 }
 
-// upKratos builds Kratos when needed, applies its migrations when the
+// kratosComponent is Ory Kratos: identities, sessions, self-service flows.
+type kratosComponent struct{}
+
+func (kratosComponent) Name() string { return "kratos" }
+
+func (kratosComponent) Ports() []Port {
+	return []Port{{EnvKratosPublicPort, 4433}, {EnvKratosAdminPort, 4434}}
+}
+
+// Up builds Kratos once per machine, applies its migrations when the
 // binary changed since the last run, and starts it.
-func (s *Stack) upKratos(ctx context.Context) error {
+func (kratosComponent) Up(ctx context.Context, s *Stack) error {
 	bin, err := toolbuild.Ensure(ctx, s.cfg.Root, toolbuild.Kratos, s.out)
 	if err != nil {
 		return fmt.Errorf("kratos: %w", err)
@@ -238,27 +247,11 @@ func lastLines(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func (s *Stack) downKratos(ctx context.Context) error {
-	p := s.kratosProcess("kratos", nil)
-	if _, ok := p.PID(); !ok {
-		return nil
-	}
-	if err := p.Stop(ctx); err != nil {
-		return fmt.Errorf("kratos: stop: %w", err)
-	}
-	fmt.Fprintln(s.out, "kratos        stopped")
-	return nil
+func (kratosComponent) Down(ctx context.Context, s *Stack) error {
+	return s.stopProcess(ctx, s.kratosProcess("kratos", nil))
 }
 
-func (s *Stack) checkKratos(ctx context.Context) ComponentStatus {
-	st := ComponentStatus{Name: "kratos", State: "stopped", Address: s.cfg.KratosPublicURL() + " (admin " + s.cfg.KratosAdminAddr() + ")", Health: "not running (go tool mage dev:up)"}
-	if pid, ok := s.kratosProcess("kratos", nil).PID(); ok {
-		st.State = fmt.Sprintf("running (pid %d)", pid)
-		if err := s.kratosReady(ctx); err != nil {
-			st.Health = err.Error()
-		} else {
-			st.Health, st.Healthy = "healthy", true
-		}
-	}
-	return st
+func (kratosComponent) Check(ctx context.Context, s *Stack) []ComponentStatus {
+	st := ComponentStatus{Name: "kratos", Address: s.cfg.KratosPublicURL() + " (admin " + s.cfg.KratosAdminAddr() + ")"}
+	return []ComponentStatus{processStatus(ctx, st, s.kratosProcess("kratos", nil), s.kratosReady, "healthy")}
 }

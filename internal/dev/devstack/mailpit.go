@@ -14,10 +14,10 @@ import (
 // e.g. GET /api/v1/messages). Nothing leaves the machine.
 
 // MailpitSMTPAddr is the mailbox's SMTP listener.
-func (c Config) MailpitSMTPAddr() string { return c.addr(c.MailpitSMTPPort) }
+func (c Config) MailpitSMTPAddr() string { return c.addr(c.Port(EnvMailpitSMTPPort)) }
 
 // MailpitURL is the mailbox's web UI and API.
-func (c Config) MailpitURL() string { return "http://" + c.addr(c.MailpitUIPort) }
+func (c Config) MailpitURL() string { return "http://" + c.addr(c.Port(EnvMailpitUIPort)) }
 
 func (c Config) mailpitRunDir() string { return filepath.Join(c.StateDir(), "mailpit") }
 
@@ -31,21 +31,28 @@ func (s *Stack) mailpitProcess(bin string) *process {
 	return &process{
 		Name: "mailpit",
 		Bin:  bin,
-		Args: []string{"--smtp", s.cfg.MailpitSMTPAddr(), "--listen", s.cfg.addr(s.cfg.MailpitUIPort),
+		Args: []string{"--smtp", s.cfg.MailpitSMTPAddr(), "--listen", s.cfg.addr(s.cfg.Port(EnvMailpitUIPort)),
 			"--database", filepath.Join(s.cfg.mailpitRunDir(), "mailpit.db"),
 			"--disable-version-check", "--max", "500"},
 		Dir:     s.cfg.Root,
 		LogFile: filepath.Join(s.cfg.LogDir(), "mailpit.log"),
 		PIDFile: filepath.Join(s.cfg.mailpitRunDir(), "mailpit.pid"),
-		Ports:   []string{s.cfg.MailpitSMTPAddr(), s.cfg.addr(s.cfg.MailpitUIPort)},
+		Ports:   []string{s.cfg.MailpitSMTPAddr(), s.cfg.addr(s.cfg.Port(EnvMailpitUIPort))},
 		Ready:   func(ctx context.Context) error { return httpOK(ctx, s.cfg.MailpitURL()+"/readyz") },
 	}
 }
 
-func (c Config) mailpitBin() string { return filepath.Join(c.Root, ".cache", "bin", "mailpit") }
+// mailpitComponent is the local mailbox.
+type mailpitComponent struct{}
 
-// upMailpit builds Mailpit once (from the Go module proxy) and runs it.
-func (s *Stack) upMailpit(ctx context.Context) error {
+func (mailpitComponent) Name() string { return "mailpit" }
+
+func (mailpitComponent) Ports() []Port {
+	return []Port{{EnvMailpitSMTPPort, 1025}, {EnvMailpitUIPort, 8025}}
+}
+
+// Up builds Mailpit once per machine (from the Go module proxy) and runs it.
+func (mailpitComponent) Up(ctx context.Context, s *Stack) error {
 	bin, err := toolbuild.Ensure(ctx, s.cfg.Root, toolbuild.Mailpit, s.out)
 	if err != nil {
 		return fmt.Errorf("mailpit: %w", err)
@@ -60,27 +67,12 @@ func (s *Stack) upMailpit(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stack) downMailpit(ctx context.Context) error {
-	p := s.mailpitProcess(s.cfg.mailpitBin())
-	if _, ok := p.PID(); !ok {
-		return nil
-	}
-	if err := p.Stop(ctx); err != nil {
-		return fmt.Errorf("mailpit: stop: %w", err)
-	}
-	fmt.Fprintln(s.out, "mailpit       stopped")
-	return nil
+func (mailpitComponent) Down(ctx context.Context, s *Stack) error {
+	return s.stopProcess(ctx, s.mailpitProcess("mailpit"))
 }
 
-func (s *Stack) checkMailpit(ctx context.Context) ComponentStatus {
-	st := ComponentStatus{Name: "mailpit", State: "stopped", Address: s.cfg.MailpitURL() + " (SMTP " + s.cfg.MailpitSMTPAddr() + ")", Health: "not running (go tool mage dev:up)"}
-	if pid, ok := s.mailpitProcess(s.cfg.mailpitBin()).PID(); ok {
-		st.State = fmt.Sprintf("running (pid %d)", pid)
-		if err := httpOK(ctx, s.cfg.MailpitURL()+"/readyz"); err != nil {
-			st.Health = err.Error()
-		} else {
-			st.Health, st.Healthy = "healthy (Kratos's mail lands here)", true
-		}
-	}
-	return st
+func (mailpitComponent) Check(ctx context.Context, s *Stack) []ComponentStatus {
+	st := ComponentStatus{Name: "mailpit", Address: s.cfg.MailpitURL() + " (SMTP " + s.cfg.MailpitSMTPAddr() + ")"}
+	ready := func(ctx context.Context) error { return httpOK(ctx, s.cfg.MailpitURL()+"/readyz") }
+	return []ComponentStatus{processStatus(ctx, st, s.mailpitProcess("mailpit"), ready, "healthy (Kratos's mail lands here)")}
 }

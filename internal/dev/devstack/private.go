@@ -12,8 +12,14 @@ import (
 // stateDir and every port free: a second, throwaway stack for tests and
 // benchmarks that never touches the developer's own.
 func PrivateConfig(ctx context.Context, root, stateDir string) (Config, error) {
-	keys := []string{EnvPGPort, EnvKratosPublicPort, EnvKratosAdminPort, EnvGRPCPort, EnvGatewayPort, EnvOpsPort, EnvWorkerOpsPort,
-		EnvWebPort, EnvVitePort, EnvMailpitSMTPPort, EnvMailpitUIPort}
+	return privateConfig(ctx, root, stateDir, components)
+}
+
+func privateConfig(ctx context.Context, root, stateDir string, comps []Component) (Config, error) {
+	var keys []string
+	for _, p := range portsOf(comps) {
+		keys = append(keys, p.Env)
+	}
 	picked, err := freeport.Distinct(ctx, len(keys))
 	if err != nil {
 		return Config{}, err
@@ -22,7 +28,7 @@ func PrivateConfig(ctx context.Context, root, stateDir string) (Config, error) {
 	for i, k := range keys {
 		ports[k] = fmt.Sprint(picked[i])
 	}
-	cfg, err := ConfigFromEnv(root, func(k string) string { return ports[k] })
+	cfg, err := configFromEnv(root, func(k string) string { return ports[k] }, comps)
 	if err != nil {
 		return cfg, err
 	}

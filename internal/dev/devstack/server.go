@@ -13,13 +13,13 @@ import (
 )
 
 // ServerGRPCAddr is the server's gRPC (mTLS) listen address.
-func (c Config) ServerGRPCAddr() string { return c.addr(c.GRPCPort) }
+func (c Config) ServerGRPCAddr() string { return c.addr(c.Port(EnvGRPCPort)) }
 
 // ServerGatewayAddr is the server's HTTP/JSON gateway listen address.
-func (c Config) ServerGatewayAddr() string { return c.addr(c.GatewayPort) }
+func (c Config) ServerGatewayAddr() string { return c.addr(c.Port(EnvGatewayPort)) }
 
 // ServerOpsAddr is the server's ops (health, metrics) listen address.
-func (c Config) ServerOpsAddr() string { return c.addr(c.OpsPort) }
+func (c Config) ServerOpsAddr() string { return c.addr(c.Port(EnvOpsPort)) }
 
 func (c Config) serverRunDir() string { return filepath.Join(c.StateDir(), "server") }
 func (c Config) serverBin() string    { return gobin.Path(c.Root, serverProgram.Name) }
@@ -101,9 +101,19 @@ func (s *Stack) serverProcess(bin string, env []string) *process {
 	}
 }
 
-// upServer builds the server when its sources changed and runs it; a
-// running server built from older sources is restarted.
-func (s *Stack) upServer(ctx context.Context) error {
+// serverComponent is the API server: gRPC, the HTTP/JSON gateway and ops.
+type serverComponent struct{}
+
+func (serverComponent) Name() string { return "server" }
+
+func (serverComponent) Ports() []Port {
+	return []Port{{EnvGRPCPort, 25000}, {EnvGatewayPort, 26000}, {EnvOpsPort, 27000}}
+}
+
+// Up builds the server when its sources changed and runs it; a running
+// server built from older sources, or with another environment, is
+// restarted.
+func (serverComponent) Up(ctx context.Context, s *Stack) error {
 	bin, err := s.ensureServerBinary(ctx)
 	if err != nil {
 		return err
@@ -112,7 +122,6 @@ func (s *Stack) upServer(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	// A new build or a changed environment restarts a running server.
 	started, err := s.serverProcess(bin, env).Start(ctx)
 	if err != nil {
 		return err
@@ -123,31 +132,15 @@ func (s *Stack) upServer(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stack) downServer(ctx context.Context) error {
-	p := s.serverProcess(s.cfg.serverBin(), nil)
-	if _, ok := p.PID(); !ok {
-		return nil
-	}
-	if err := p.Stop(ctx); err != nil {
-		return fmt.Errorf("server: stop: %w", err)
-	}
-	fmt.Fprintln(s.out, "server        stopped")
-	return nil
+func (serverComponent) Down(ctx context.Context, s *Stack) error {
+	return s.stopProcess(ctx, s.serverProcess(s.cfg.serverBin(), nil))
 }
 
-func (s *Stack) checkServer(ctx context.Context) ComponentStatus {
-	st := ComponentStatus{Name: "server", State: "stopped",
-		Address: fmt.Sprintf("grpc %s, http %s, ops %s", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr()),
-		Health:  "not running (go tool mage dev:up)"}
-	if pid, ok := s.serverProcess(s.cfg.serverBin(), nil).PID(); ok {
-		st.State = fmt.Sprintf("running (pid %d)", pid)
-		if err := httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz"); err != nil {
-			st.Health = err.Error()
-		} else {
-			st.Health, st.Healthy = "ready (database and Kratos reachable)", true
-		}
-	}
-	return st
+func (serverComponent) Check(ctx context.Context, s *Stack) []ComponentStatus {
+	st := ComponentStatus{Name: "server",
+		Address: fmt.Sprintf("grpc %s, http %s, ops %s", s.cfg.ServerGRPCAddr(), s.cfg.ServerGatewayAddr(), s.cfg.ServerOpsAddr())}
+	ready := func(ctx context.Context) error { return httpOK(ctx, "http://"+s.cfg.ServerOpsAddr()+"/readyz") }
+	return []ComponentStatus{processStatus(ctx, st, s.serverProcess(s.cfg.serverBin(), nil), ready, "ready (database and Kratos reachable)")}
 }
 
 func httpOK(ctx context.Context, url string) error {

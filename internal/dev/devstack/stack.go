@@ -22,15 +22,22 @@ import (
 
 // Stack is the local development stack.
 type Stack struct {
-	cfg  Config
-	out  io.Writer
-	deps *sysdeps.Installer
-	now  func() time.Time
+	cfg        Config
+	out        io.Writer
+	deps       *sysdeps.Installer
+	now        func() time.Time
+	components []Component
+	// issued is what this Up's certificates step issued or renewed.
+	issued pki.Report
 }
 
 // New returns the stack described by cfg, reporting progress to out.
 func New(cfg Config, out io.Writer, deps *sysdeps.Installer) *Stack {
-	return &Stack{cfg: cfg, out: out, deps: deps, now: time.Now}
+	return newStack(cfg, out, deps, components)
+}
+
+func newStack(cfg Config, out io.Writer, deps *sysdeps.Installer, comps []Component) *Stack {
+	return &Stack{cfg: cfg, out: out, deps: deps, now: time.Now, components: comps}
 }
 
 func isRoot() bool { return os.Geteuid() == 0 }
@@ -47,7 +54,7 @@ func (s *Stack) cluster() (*pgcluster.Cluster, error) {
 		SocketDir: s.cfg.SocketDir(),
 		LogFile:   s.cfg.PGLogFile(),
 		Listen:    s.cfg.PGListen,
-		Port:      s.cfg.PGPort,
+		Port:      s.cfg.Port(EnvPGPort),
 		TLS:       pgcluster.TLSFiles{Cert: srv.Cert, Key: srv.Key, ClientCA: srv.CA},
 		HBA:       s.cfg.hbaRules(),
 	})
@@ -56,15 +63,30 @@ func (s *Stack) cluster() (*pgcluster.Cluster, error) {
 // ErrPortInUse means another program holds one of the stack's ports.
 var ErrPortInUse = pgcluster.ErrPortInUse
 
-// Up brings every component to a healthy state and prints where it is.
+// Up brings every component to a healthy state, in order, and prints
+// where each is.
 func (s *Stack) Up(ctx context.Context) error {
 	start := s.now()
-	if err := s.deps.Ensure(ctx, sysdeps.PostgreSQL()); err != nil {
-		return err
-	}
 	if err := s.prepareDirs(); err != nil {
 		return err
 	}
+	for _, c := range s.components {
+		if err := c.Up(ctx, s); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(s.out, "stack healthy in %s\n\n", s.now().Sub(start).Round(time.Millisecond))
+	return s.Status(ctx)
+}
+
+// certificates is the local PKI (.dev/pki): issued, or renewed when a third
+// of a leaf's life is left, before anything that uses them starts.
+type certificates struct{}
+
+func (certificates) Name() string  { return "certificates" }
+func (certificates) Ports() []Port { return nil }
+
+func (certificates) Up(_ context.Context, s *Stack) error {
 	rep, err := pki.Ensure(s.cfg.PKIDir(), Certificates(), pki.Options{Now: s.now})
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
@@ -72,11 +94,35 @@ func (s *Stack) Up(ctx context.Context) error {
 	if rep.Changed() {
 		fmt.Fprintf(s.out, "certificates  issued %s\n", strings.Join(rep.Issued, ", "))
 	}
+	s.issued = rep
+	return nil
+}
+
+func (certificates) Down(context.Context, *Stack) error { return nil }
+
+func (certificates) Check(context.Context, *Stack) []ComponentStatus { return nil }
+
+// postgres is the database cluster, its roles and databases, and the app
+// schema.
+type postgres struct{}
+
+func (postgres) Name() string  { return "postgresql" }
+func (postgres) Ports() []Port { return []Port{{EnvPGPort, 15432}} }
+
+// Up installs the server binaries when missing, starts (or reloads) the
+// cluster, applies the migrations and checks that the server role logs in.
+func (postgres) Up(ctx context.Context, s *Stack) error {
+	if err := s.deps.Ensure(ctx, sysdeps.PostgreSQL()); err != nil {
+		return err
+	}
+	if err := s.preparePostgresDirs(); err != nil {
+		return err
+	}
 	c, err := s.cluster()
 	if err != nil {
 		return fmt.Errorf("postgresql: %w", err)
 	}
-	if err := s.startPostgres(ctx, c, issuedAny(rep, pki.PostgresCA, pki.PostgresServerSecret)); err != nil {
+	if err := s.startPostgres(ctx, c, issuedAny(s.issued, pki.PostgresCA, pki.PostgresServerSecret)); err != nil {
 		return err
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -85,23 +131,26 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.checkServerLogin(ctx); err != nil {
 		return fmt.Errorf("health check: %w", err)
 	}
-	if err := s.upMailpit(ctx); err != nil {
+	return nil
+}
+
+func (postgres) Down(ctx context.Context, s *Stack) error {
+	c, err := s.cluster()
+	if err != nil {
+		if errors.Is(err, pgcluster.ErrNoBinaries) {
+			return nil // nothing can be running
+		}
 		return err
 	}
-	if err := s.upKratos(ctx); err != nil {
-		return err
+	if _, running := c.Running(); !running {
+		fmt.Fprintln(s.out, "postgresql    not running")
+		return nil
 	}
-	if err := s.upServer(ctx); err != nil {
-		return err
+	if err := c.Stop(ctx); err != nil {
+		return fmt.Errorf("postgresql: %w", err)
 	}
-	if err := s.upWorker(ctx); err != nil {
-		return err
-	}
-	if err := s.upWeb(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(s.out, "stack healthy in %s\n\n", s.now().Sub(start).Round(time.Millisecond))
-	return s.Status(ctx)
+	fmt.Fprintln(s.out, "postgresql    stopped (data kept in "+s.cfg.DataDir()+")")
+	return nil
 }
 
 // issuedAny reports whether the report names one of the secrets.
@@ -116,15 +165,21 @@ func issuedAny(rep pki.Report, secrets ...string) bool {
 	return false
 }
 
+// prepareDirs creates .dev/ and its logs/ for every component.
 func (s *Stack) prepareDirs() error {
 	for _, d := range []string{s.cfg.StateDir(), s.cfg.LogDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	// The unprivileged PostgreSQL user must pass through .dev/ and .dev/logs
-	// to its own directory and log file; it may not list or read anything
-	// else there.
+	return nil
+}
+
+// preparePostgresDirs lets the unprivileged PostgreSQL user (when running
+// as root) pass through .dev/ and .dev/logs to its own directory and log
+// file; it may not list or read anything else there. Its home is made
+// after the server binaries are installed: that creates the user.
+func (s *Stack) preparePostgresDirs() error {
 	for _, d := range []string{s.cfg.StateDir(), s.cfg.LogDir()} {
 		if err := os.Chmod(d, 0o711); err != nil {
 			return fmt.Errorf("chmod %s: %w", d, err)
@@ -219,38 +274,13 @@ func (s *Stack) checkServerLogin(ctx context.Context) error {
 	return nil
 }
 
-// Down stops every component and keeps the data.
+// Down stops every component, in reverse order, and keeps the data.
 func (s *Stack) Down(ctx context.Context) error {
-	if err := s.downWeb(ctx); err != nil {
-		return err
-	}
-	if err := s.downWorker(ctx); err != nil {
-		return err
-	}
-	if err := s.downServer(ctx); err != nil {
-		return err
-	}
-	if err := s.downKratos(ctx); err != nil {
-		return err
-	}
-	if err := s.downMailpit(ctx); err != nil {
-		return err
-	}
-	c, err := s.cluster()
-	if err != nil {
-		if errors.Is(err, pgcluster.ErrNoBinaries) {
-			return nil // nothing can be running
+	for i := len(s.components) - 1; i >= 0; i-- {
+		if err := s.components[i].Down(ctx, s); err != nil {
+			return err
 		}
-		return err
 	}
-	if _, running := c.Running(); !running {
-		fmt.Fprintln(s.out, "postgresql    not running")
-		return nil
-	}
-	if err := c.Stop(ctx); err != nil {
-		return fmt.Errorf("postgresql: %w", err)
-	}
-	fmt.Fprintln(s.out, "postgresql    stopped (data kept in "+s.cfg.DataDir()+")")
 	return nil
 }
 

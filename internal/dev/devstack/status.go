@@ -24,6 +24,15 @@ type ComponentStatus struct {
 func (s *Stack) Check(ctx context.Context) []ComponentStatus {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	var out []ComponentStatus
+	for _, c := range s.components {
+		out = append(out, c.Check(ctx, s)...)
+	}
+	return out
+}
+
+// Check reports the cluster and, when it answers, the schema's version.
+func (postgres) Check(ctx context.Context, s *Stack) []ComponentStatus {
 	pg := ComponentStatus{Name: "postgresql", State: "stopped", Address: s.cfg.PGAddr(), Health: "not running (go tool mage dev:up)"}
 	mig := ComponentStatus{Name: "migrations", State: "unknown", Address: DBApp, Health: "database not reachable"}
 	c, err := s.cluster()
@@ -47,7 +56,7 @@ func (s *Stack) Check(ctx context.Context) []ComponentStatus {
 	if pg.Healthy {
 		mig = s.checkMigrations(ctx, mig)
 	}
-	return []ComponentStatus{pg, mig, s.checkKratos(ctx), s.checkServer(ctx), s.checkWorker(ctx), s.checkMailpit(ctx), s.checkWeb(ctx)}
+	return []ComponentStatus{pg, mig}
 }
 
 func (s *Stack) checkMigrations(ctx context.Context, st ComponentStatus) ComponentStatus {

@@ -17,13 +17,13 @@ import (
 // and /.ory/kratos/public/ to Kratos.
 
 // WebAddr is the one origin's listen address.
-func (c Config) WebAddr() string { return c.addr(c.WebPort) }
+func (c Config) WebAddr() string { return c.addr(c.Port(EnvWebPort)) }
 
 // WebOrigin is the browser origin of the webapp, the API and Kratos.
 func (c Config) WebOrigin() string { return "http://" + c.WebAddr() }
 
 // ViteAddr is Vite's dev server (watch mode only).
-func (c Config) ViteAddr() string { return c.addr(c.VitePort) }
+func (c Config) ViteAddr() string { return c.addr(c.Port(EnvVitePort)) }
 
 // WebappDir is the npm project.
 func (c Config) WebappDir() string { return webbuild.Dir(c.Root) }
@@ -43,7 +43,7 @@ func (s *Stack) viteProcess(node string) *process {
 		Name: "vite",
 		Bin:  node,
 		Args: []string{filepath.Join(s.cfg.WebappDir(), "node_modules", "vite", "bin", "vite.js"),
-			"--host", "127.0.0.1", "--port", fmt.Sprint(s.cfg.VitePort), "--strictPort"},
+			"--host", "127.0.0.1", "--port", fmt.Sprint(s.cfg.Port(EnvVitePort)), "--strictPort"},
 		Dir:     s.cfg.WebappDir(),
 		LogFile: filepath.Join(s.cfg.LogDir(), "vite.log"),
 		PIDFile: filepath.Join(s.cfg.webRunDir(), "vite.pid"),
@@ -81,8 +81,15 @@ func (s *Stack) webReady(ctx context.Context) error {
 	return httpOK(ctx, s.cfg.WebOrigin()+"/.ory/kratos/public/health/alive")
 }
 
-// upWeb builds what is stale and runs the origin (and Vite in watch mode).
-func (s *Stack) upWeb(ctx context.Context) error {
+// webComponent is the one origin, and Vite's dev server in watch mode.
+type webComponent struct{}
+
+func (webComponent) Name() string { return "web" }
+
+func (webComponent) Ports() []Port { return []Port{{EnvWebPort, 8080}, {EnvVitePort, 5173}} }
+
+// Up builds what is stale and runs the origin (and Vite in watch mode).
+func (webComponent) Up(ctx context.Context, s *Stack) error {
 	printf := func(format string, a ...any) { fmt.Fprintf(s.out, format, a...) }
 	node, _ := exec.LookPath("node")
 	vite := s.viteProcess(node)
@@ -126,35 +133,23 @@ func (s *Stack) upWeb(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stack) downWeb(ctx context.Context) error {
+func (webComponent) Down(ctx context.Context, s *Stack) error {
 	node, _ := exec.LookPath("node")
 	for _, p := range []*process{s.devwebProcess(s.cfg.devwebBin()), s.viteProcess(node)} {
-		if _, ok := p.PID(); !ok {
-			continue
+		if err := s.stopProcess(ctx, p); err != nil {
+			return err
 		}
-		if err := p.Stop(ctx); err != nil {
-			return fmt.Errorf("%s: stop: %w", p.Name, err)
-		}
-		fmt.Fprintf(s.out, "%-13s stopped\n", p.Name)
 	}
 	return nil
 }
 
-func (s *Stack) checkWeb(ctx context.Context) ComponentStatus {
+func (webComponent) Check(ctx context.Context, s *Stack) []ComponentStatus {
 	mode := "dist"
 	if s.cfg.WebWatch {
 		mode = "watch: vite " + s.cfg.ViteAddr()
 	}
-	st := ComponentStatus{Name: "web", State: "stopped", Address: s.cfg.WebOrigin() + " (" + mode + ")", Health: "not running (go tool mage dev:up)"}
-	if pid, ok := s.devwebProcess(s.cfg.devwebBin()).PID(); ok {
-		st.State = fmt.Sprintf("running (pid %d)", pid)
-		if err := s.webReady(ctx); err != nil {
-			st.Health = err.Error()
-		} else {
-			st.Health, st.Healthy = "healthy (webapp and Kratos through the origin)", true
-		}
-	}
-	return st
+	st := ComponentStatus{Name: "web", Address: s.cfg.WebOrigin() + " (" + mode + ")"}
+	return []ComponentStatus{processStatus(ctx, st, s.devwebProcess(s.cfg.devwebBin()), s.webReady, "healthy (webapp and Kratos through the origin)")}
 }
 
 // kratosWebEnv sets the browser-facing URLs Kratos needs, all on the one origin.

@@ -7,7 +7,7 @@ import (
 )
 
 // WorkerOpsAddr is the worker's ops (health, metrics) listen address.
-func (c Config) WorkerOpsAddr() string { return c.addr(c.WorkerOpsPort) }
+func (c Config) WorkerOpsAddr() string { return c.addr(c.Port(EnvWorkerOpsPort)) }
 
 func (c Config) workerRunDir() string { return filepath.Join(c.StateDir(), "worker") }
 
@@ -40,10 +40,17 @@ func (s *Stack) workerProcess(bin, opsAddr string, env []string) *process {
 	}
 }
 
-// upWorker runs the worker next to the server, from the server's binary
-// (built by upServer when its sources changed); a running worker of an
-// older build or another environment is restarted.
-func (s *Stack) upWorker(ctx context.Context) error {
+// workerComponent is `server worker`, next to the server.
+type workerComponent struct{}
+
+func (workerComponent) Name() string { return "worker" }
+
+func (workerComponent) Ports() []Port { return []Port{{EnvWorkerOpsPort, 27001}} }
+
+// Up runs the worker from the server's binary (built when its sources
+// changed); a running worker of an older build or another environment is
+// restarted.
+func (workerComponent) Up(ctx context.Context, s *Stack) error {
 	opsAddr := s.cfg.WorkerOpsAddr()
 	bin, err := s.ensureServerBinary(ctx)
 	if err != nil {
@@ -59,29 +66,13 @@ func (s *Stack) upWorker(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stack) downWorker(ctx context.Context) error {
-	p := s.workerProcess(s.cfg.serverBin(), "", nil)
-	if _, ok := p.PID(); !ok {
-		return nil
-	}
-	if err := p.Stop(ctx); err != nil {
-		return fmt.Errorf("worker: stop: %w", err)
-	}
-	fmt.Fprintln(s.out, "worker        stopped")
-	return nil
+func (workerComponent) Down(ctx context.Context, s *Stack) error {
+	return s.stopProcess(ctx, s.workerProcess(s.cfg.serverBin(), "", nil))
 }
 
-func (s *Stack) checkWorker(ctx context.Context) ComponentStatus {
-	st := ComponentStatus{Name: "worker", State: "stopped", Health: "not running (go tool mage dev:up)"}
+func (workerComponent) Check(ctx context.Context, s *Stack) []ComponentStatus {
 	opsAddr := s.cfg.WorkerOpsAddr()
-	st.Address = "ops " + opsAddr
-	if pid, ok := s.workerProcess(s.cfg.serverBin(), opsAddr, nil).PID(); ok {
-		st.State = fmt.Sprintf("running (pid %d)", pid)
-		if err := httpOK(ctx, "http://"+opsAddr+"/readyz"); err != nil {
-			st.Health = err.Error()
-		} else {
-			st.Health, st.Healthy = "ready (database reachable, queue running)", true
-		}
-	}
-	return st
+	st := ComponentStatus{Name: "worker", Address: "ops " + opsAddr}
+	ready := func(ctx context.Context) error { return httpOK(ctx, "http://"+opsAddr+"/readyz") }
+	return []ComponentStatus{processStatus(ctx, st, s.workerProcess(s.cfg.serverBin(), opsAddr, nil), ready, "ready (database reachable, queue running)")}
 }
