@@ -12,151 +12,196 @@ import (
 
 // renderGo writes the Go source of one messenger, before formatting.
 func renderGo(m *model, ms *messenger, header string) []byte {
-	w := &writer{}
 	receivers, sources := ms.roles(m)
-	fields := fieldNames(receivers)
-
-	w.p("// %s", header)
-	w.p("")
-	w.p("// Package %s holds messenger %q, which routes messages from", ms.pkg, ms.name)
-	w.p("// %s to their receivers by plain method calls.", joinAnd(names(sources)))
-	if ms.direct {
-		w.p("//")
-		w.p("// Its dispatch is direct: it holds each receiver as its declared type, so")
-		w.p("// its calls to them are static. Only a middleware's next.Send is dynamic.")
+	g := &goSource{m: m, ms: ms, receivers: receivers, sources: sources, fields: fieldNames(receivers)}
+	g.preamble(header)
+	g.messengerType()
+	g.constructor()
+	g.senderAssertions()
+	for _, h := range sources {
+		g.senderInterface(h)
 	}
-	w.p("package %s", ms.pkg)
-	w.p("")
-	w.p("import (")
-	w.p("\t\"context\"")
+	for _, h := range receivers {
+		g.handlerInterface(h)
+	}
+	for _, msg := range ms.messages {
+		g.dispatch(msg)
+	}
+	return g.buf.Bytes()
+}
+
+// goSource is the Go source of one messenger being written, with what
+// every part of it needs: the messenger's receivers and sources in
+// declaration order, and the field that holds each receiver.
+type goSource struct {
+	writer
+	m                  *model
+	ms                 *messenger
+	receivers, sources []*handler
+	fields             map[*handler]string
+}
+
+// preamble writes the header, the package documentation and the imports.
+func (g *goSource) preamble(header string) {
+	m, ms := g.m, g.ms
+	g.p("// %s", header)
+	g.p("")
+	g.p("// Package %s holds messenger %q, which routes messages from", ms.pkg, ms.name)
+	g.p("// %s to their receivers by plain method calls.", joinAnd(names(g.sources)))
+	if ms.direct {
+		g.p("//")
+		g.p("// Its dispatch is direct: it holds each receiver as its declared type, so")
+		g.p("// its calls to them are static. Only a middleware's next.Send is dynamic.")
+	}
+	g.p("package %s", ms.pkg)
+	g.p("")
+	g.p("import (")
+	g.p("\t\"context\"")
 	aliases := ms.aliases(m)
 	if len(aliases) > 0 {
 		slices.SortFunc(aliases, func(a, b string) int { return strings.Compare(m.imports[a]+" "+a, m.imports[b]+" "+b) })
-		w.p("")
+		g.p("")
 		for _, a := range aliases {
-			w.p("\t%s %q", a, m.imports[a])
+			g.p("\t%s %q", a, m.imports[a])
 		}
 	}
-	w.p(")")
-	w.p("")
+	g.p(")")
+	g.p("")
+}
 
-	// The messenger and its constructor.
-	w.p("// Messenger delivers each message to its chain of receivers. It implements")
-	w.p("// %s.", joinAnd(suffixed(sources, "Sender")))
-	w.p("type Messenger struct {")
-	for _, h := range receivers {
-		w.p("\t%s %s", fields[h], fieldType(ms, h))
+// messengerType writes the Messenger struct, one field per receiver.
+func (g *goSource) messengerType() {
+	g.p("// Messenger delivers each message to its chain of receivers. It implements")
+	g.p("// %s.", joinAnd(suffixed(g.sources, "Sender")))
+	g.p("type Messenger struct {")
+	for _, h := range g.receivers {
+		g.p("\t%s %s", g.fields[h], fieldType(g.ms, h))
 	}
-	w.p("}")
-	w.p("")
-	checked := nilChecked(ms, receivers)
-	w.p("// New returns a Messenger that delivers messages to the given receivers.")
+	g.p("}")
+	g.p("")
+}
+
+// constructor writes New, which panics on the receivers it can check for
+// nil (nilChecked).
+func (g *goSource) constructor() {
+	ms, fields := g.ms, g.fields
+	checked := nilChecked(ms, g.receivers)
+	g.p("// New returns a Messenger that delivers messages to the given receivers.")
 	switch {
-	case len(checked) == len(receivers):
-		w.p("// It panics if one is nil: the wiring is wrong.")
+	case len(checked) == len(g.receivers):
+		g.p("// It panics if one is nil: the wiring is wrong.")
 	case len(checked) > 0:
-		w.p("// It panics if a pointer among them is nil: the wiring is wrong.")
+		g.p("// It panics if a pointer among them is nil: the wiring is wrong.")
 	}
-	w.p("func New(%s) *Messenger {", params(ms, receivers, fields))
+	g.p("func New(%s) *Messenger {", params(ms, g.receivers, fields))
 	for _, h := range checked {
-		w.p("\tif %s == nil {", fields[h])
+		g.p("\tif %s == nil {", fields[h])
 		if ms.direct {
-			w.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+" ("+h.typ.expr+")")
+			g.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+" ("+h.typ.expr+")")
 		} else {
-			w.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+"Handler")
+			g.p("\t\tpanic(%q)", ms.pkg+".New: nil "+h.name+"Handler")
 		}
-		w.p("\t}")
+		g.p("\t}")
 	}
-	w.p("\treturn &Messenger{")
-	for _, h := range receivers {
-		w.p("\t\t%s: %s,", fields[h], fields[h])
+	g.p("\treturn &Messenger{")
+	for _, h := range g.receivers {
+		g.p("\t\t%s: %s,", fields[h], fields[h])
 	}
-	w.p("\t}")
-	w.p("}")
-	w.p("")
+	g.p("\t}")
+	g.p("}")
+	g.p("")
+}
 
-	// What each source may send.
-	w.p("var (")
-	for _, h := range sources {
-		w.p("\t_ %sSender = (*Messenger)(nil)", h.name)
+// senderAssertions writes the compile-time assertions that the Messenger
+// is what each source may send through, and with direct dispatch that
+// each receiver's declared type implements its handler interface.
+func (g *goSource) senderAssertions() {
+	g.p("var (")
+	for _, h := range g.sources {
+		g.p("\t_ %sSender = (*Messenger)(nil)", h.name)
 	}
-	if ms.direct {
+	if g.ms.direct {
 		// The messenger compiles only if the declared types have the
 		// methods; these assertions also keep them in step with the handler
 		// interfaces that a test messenger with interface dispatch takes.
-		w.p("")
-		w.p("\t// The receivers' declared types implement their handler interfaces, so")
-		w.p("\t// they fit a messenger with interface dispatch too, as fakes do.")
-		for _, h := range receivers {
-			w.p("\t_ %sHandler = %s", h.name, zeroValue(h.typ))
+		g.p("")
+		g.p("\t// The receivers' declared types implement their handler interfaces, so")
+		g.p("\t// they fit a messenger with interface dispatch too, as fakes do.")
+		for _, h := range g.receivers {
+			g.p("\t_ %sHandler = %s", h.name, zeroValue(h.typ))
 		}
 	}
-	w.p(")")
-	w.p("")
-	for _, h := range sources {
-		w.p("// %sSender lists the messages %s (%s) may send.", h.name, h.name, h.typ.expr)
-		w.p("type %sSender interface {", h.name)
-		for _, msg := range ms.messages {
-			if msg.source == h {
-				w.p("\t// Send%s sends msg through %s.", msg.name, strings.Join(names(msg.receivers), " → "))
-				w.p("\tSend%s(ctx context.Context, msg %s) (%s, error)", msg.name, msg.msg.expr, msg.resp.expr)
-			}
-		}
-		w.p("}")
-		w.p("")
-	}
+	g.p(")")
+	g.p("")
+}
 
-	// What each receiver must implement.
-	for _, h := range receivers {
-		w.p("// %sHandler is implemented by %s (%s).", h.name, h.name, h.typ.expr)
-		w.p("type %sHandler interface {", h.name)
-		for _, msg := range ms.messages {
-			i := slices.Index(msg.receivers, h)
-			switch {
-			case i < 0:
-			case i == len(msg.receivers)-1:
-				w.p("\t// Handle%s handles %s from %s and returns its response.", msg.name, msg.name, msg.source.name)
-				w.p("\tHandle%s(ctx context.Context, msg %s) (%s, error)", msg.name, msg.msg.expr, msg.resp.expr)
-			default:
-				w.p("\t// Handle%s is middleware for %s from %s: return", msg.name, msg.name, msg.source.name)
-				w.p("\t// next.Send(ctx, msg) to forward it to %s, or an error to stop it.", msg.receivers[i+1].name)
-				w.p("\tHandle%s(ctx context.Context, msg %s, next Next%s) (%s, error)", msg.name, msg.msg.expr, msg.name, msg.resp.expr)
-			}
+// senderInterface writes what source h may send.
+func (g *goSource) senderInterface(h *handler) {
+	g.p("// %sSender lists the messages %s (%s) may send.", h.name, h.name, h.typ.expr)
+	g.p("type %sSender interface {", h.name)
+	for _, msg := range g.ms.messages {
+		if msg.source == h {
+			g.p("\t// Send%s sends msg through %s.", msg.name, strings.Join(names(msg.receivers), " → "))
+			g.p("\tSend%s(ctx context.Context, msg %s) (%s, error)", msg.name, msg.msg.expr, msg.resp.expr)
 		}
-		w.p("}")
-		w.p("")
 	}
+	g.p("}")
+	g.p("")
+}
 
-	// Dispatch.
-	for _, msg := range ms.messages {
-		if len(msg.receivers) > 1 {
-			w.p("// Next%s forwards %s to the next receiver of its chain. It is an", msg.name, msg.name)
-			w.p("// alias of an interface literal, so a middleware written against it fits")
-			w.p("// every messenger that routes %s, whatever its package.", msg.name)
-			w.p("type Next%s = interface {", msg.name)
-			w.p("\tSend(ctx context.Context, msg %s) (%s, error)", msg.msg.expr, msg.resp.expr)
-			w.p("}")
-			w.p("")
-		}
-		w.p("// Send%s sends msg through %s.", msg.name, strings.Join(names(msg.receivers), " → "))
-		w.p("func (m *Messenger) Send%s(ctx context.Context, msg %s) (%s, error) {", msg.name, msg.msg.expr, msg.resp.expr)
-		w.p("\treturn %s", call(msg, 0, "m", fields))
-		w.p("}")
-		w.p("")
-		for i, r := range msg.receivers[1:] {
-			t := nextType(msg, r)
-			// A struct holding one pointer is stored in an interface value
-			// without allocating, so passing it as Next<Message> is free.
-			w.p("// %s forwards %s from %s to %s.", t, msg.name, msg.receivers[i].name, r.name)
-			w.p("type %s struct{ m *Messenger }", t)
-			w.p("")
-			w.p("func (n %s) Send(ctx context.Context, msg %s) (%s, error) {", t, msg.msg.expr, msg.resp.expr)
-			w.p("\treturn %s", call(msg, i+1, "n.m", fields))
-			w.p("}")
-			w.p("")
+// handlerInterface writes what receiver h must implement: the last of a
+// chain handles the message, the others are middleware.
+func (g *goSource) handlerInterface(h *handler) {
+	g.p("// %sHandler is implemented by %s (%s).", h.name, h.name, h.typ.expr)
+	g.p("type %sHandler interface {", h.name)
+	for _, msg := range g.ms.messages {
+		i := slices.Index(msg.receivers, h)
+		switch {
+		case i < 0:
+		case i == len(msg.receivers)-1:
+			g.p("\t// Handle%s handles %s from %s and returns its response.", msg.name, msg.name, msg.source.name)
+			g.p("\tHandle%s(ctx context.Context, msg %s) (%s, error)", msg.name, msg.msg.expr, msg.resp.expr)
+		default:
+			g.p("\t// Handle%s is middleware for %s from %s: return", msg.name, msg.name, msg.source.name)
+			g.p("\t// next.Send(ctx, msg) to forward it to %s, or an error to stop it.", msg.receivers[i+1].name)
+			g.p("\tHandle%s(ctx context.Context, msg %s, next Next%s) (%s, error)", msg.name, msg.msg.expr, msg.name, msg.resp.expr)
 		}
 	}
-	return w.buf.Bytes()
+	g.p("}")
+	g.p("")
+}
+
+// dispatch writes how msg travels its chain: the Messenger's Send method,
+// and for a chain of several receivers the Next type middleware gets and
+// one forwarder per later receiver.
+func (g *goSource) dispatch(msg *message) {
+	fields := g.fields
+	if len(msg.receivers) > 1 {
+		g.p("// Next%s forwards %s to the next receiver of its chain. It is an", msg.name, msg.name)
+		g.p("// alias of an interface literal, so a middleware written against it fits")
+		g.p("// every messenger that routes %s, whatever its package.", msg.name)
+		g.p("type Next%s = interface {", msg.name)
+		g.p("\tSend(ctx context.Context, msg %s) (%s, error)", msg.msg.expr, msg.resp.expr)
+		g.p("}")
+		g.p("")
+	}
+	g.p("// Send%s sends msg through %s.", msg.name, strings.Join(names(msg.receivers), " → "))
+	g.p("func (m *Messenger) Send%s(ctx context.Context, msg %s) (%s, error) {", msg.name, msg.msg.expr, msg.resp.expr)
+	g.p("\treturn %s", call(msg, 0, "m", fields))
+	g.p("}")
+	g.p("")
+	for i, r := range msg.receivers[1:] {
+		t := nextType(msg, r)
+		// A struct holding one pointer is stored in an interface value
+		// without allocating, so passing it as Next<Message> is free.
+		g.p("// %s forwards %s from %s to %s.", t, msg.name, msg.receivers[i].name, r.name)
+		g.p("type %s struct{ m *Messenger }", t)
+		g.p("")
+		g.p("func (n %s) Send(ctx context.Context, msg %s) (%s, error) {", t, msg.msg.expr, msg.resp.expr)
+		g.p("\treturn %s", call(msg, i+1, "n.m", fields))
+		g.p("}")
+		g.p("")
+	}
 }
 
 // call is the expression that hands msg to its i-th receiver.

@@ -1,6 +1,6 @@
 // Ory Kratos lives in its own module so that its large dependency graph stays
 // out of the workspace (this module is deliberately NOT in go.work). The
-// magefile builds it from here (internal/toolbuild.Kratos):
+// magefile builds it from here (internal/shared/toolbuild.Kratos):
 //
 //	GOWORK=off go -C tools/kratos build -o ../../.cache/bin/kratos github.com/ory/kratos
 module github.com/groundwork-dev/groundwork/tools/kratos

@@ -1,7 +1,7 @@
 // Mailpit (a local SMTP mailbox with a web UI and an API) lives in its own
 // module so that its dependency graph stays out of the workspace (this module
 // is deliberately NOT in go.work). dev:up builds it from here
-// (internal/toolbuild.Mailpit) and points Kratos's courier at it:
+// (internal/shared/toolbuild.Mailpit) and points Kratos's courier at it:
 //
 //	GOWORK=off go -C tools/mailpit build -o ../../.cache/bin/mailpit github.com/axllent/mailpit
 module github.com/groundwork-dev/groundwork/tools/mailpit

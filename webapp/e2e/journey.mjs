@@ -10,7 +10,7 @@
 // Every page gets an axe-core scan (no serious or critical violation
 // allowed) and a screenshot in E2E_SCREENSHOTS. A Content-Security-Policy
 // violation or an uncaught page error fails the run. The last line is
-// "E2E_RESULT <json>" for the Go side (internal/e2e).
+// "E2E_RESULT <json>" for the Go side (internal/dev/webe2e).
 //
 // Environment: E2E_BASE_URL (the one origin), E2E_MAILPIT_URL (the mailbox
 // API), E2E_CHROMIUM (default /usr/bin/chromium), E2E_SCREENSHOTS (directory).

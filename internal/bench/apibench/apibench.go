@@ -2,7 +2,7 @@
 // next to a baseline measured in the same run on the same machine, printed
 // as ratios.
 //
-// The full side is the real thing: a private stack (internal/devstack) in
+// The full side is the real thing: a private stack (internal/dev/devstack) in
 // a temporary directory on free ports — PostgreSQL with certificate logins,
 // real Kratos, the real server binary — and a user registered in Kratos
 // whose session token goes as x-session-token metadata over mTLS with the
@@ -82,54 +82,32 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	if p.ClientProcs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p.ClientProcs))
 	}
-	if _, err := os.Stat("go.work"); err != nil {
-		return fmt.Errorf("run from the repository root (where go.work is): %w", err)
-	}
-	if err := sysdeps.New(out).Ensure(ctx, sysdeps.PostgreSQL()); err != nil {
+	if err := checkPrerequisites(ctx, out); err != nil {
 		return err
 	}
-	root, err := os.MkdirTemp("", "apibench-")
+	root, err := benchDir()
 	if err != nil {
-		return fmt.Errorf("create the benchmark's directory: %w", err)
+		return err
 	}
 	defer os.RemoveAll(root)
-	// The unprivileged PostgreSQL user must traverse it.
-	if err := os.Chmod(root, 0o711); err != nil {
-		return fmt.Errorf("create the benchmark's directory: %w", err)
-	}
 
 	fmt.Fprintf(out, "building the baseline server and starting a private stack in %s ...\n", root)
 	baselineBin := filepath.Join(root, "apibench-baseline")
 	if err := goBuild(ctx, baselineBin, "./internal/bench/apibench/cmd/apibench-baseline"); err != nil {
 		return err
 	}
-	cfg, err := devstack.PrivateConfig(ctx, ".", root)
+	cfg, resetStack, err := startStack(ctx, out, root)
 	if err != nil {
 		return err
 	}
-	var stackOut bytes.Buffer
-	stack := devstack.New(cfg, &stackOut, sysdeps.New(&stackOut))
-	defer func() { _ = stack.Reset(context.Background()) }()
-	t0 := time.Now()
-	if err := stack.Up(ctx); err != nil {
-		// The logs go with the temporary directory: show their ends now.
-		var logs strings.Builder
-		for _, name := range []string{"kratos.log", "server.log"} {
-			if b, err := os.ReadFile(filepath.Join(cfg.LogDir(), name)); err == nil {
-				fmt.Fprintf(&logs, "--- end of %s\n%s\n", name, lastLines(string(b), 15))
-			}
-		}
-		return fmt.Errorf("private stack: %w\n%s%s", err, stackOut.String(), logs.String())
-	}
-	fmt.Fprintf(out, "stack healthy in %s (server gRPC %s)\n", time.Since(t0).Round(time.Millisecond), cfg.ServerGRPCAddr())
+	defer resetStack()
 
+	// The full side, called as a registered user.
 	user, err := registerUser(ctx, cfg.KratosPublicURL())
 	if err != nil {
 		return err
 	}
-	grpcTLS := pki.SecretPaths(cfg.PKIDir(), pki.ServerGRPCSecret)
-	dev := pki.SecretPaths(cfg.PKIDir(), pki.DevClientSecret)
-	clientTLS, err := ClientTLS(dev.Cert, dev.Key, grpcTLS.CA)
+	clientTLS, err := devClientTLS(cfg)
 	if err != nil {
 		return err
 	}
@@ -138,29 +116,18 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 		return err
 	}
 	defer closeAll(full)
-
-	// The first authenticated call creates the user's row (the auth
-	// layer's upsert), which the baseline's inserts need as owner.
 	md := metadata.Pairs("x-session-token", user.token)
-	mdCtx := metadata.NewOutgoingContext(ctx, md)
-	seed, err := groundworkv1.NewAccountServiceClient(full[0]).CreateAccount(mdCtx, &groundworkv1.CreateAccountRequest{Name: "apibench-get"})
+	seed, err := seedAccount(ctx, md, full[0], user.id)
 	if err != nil {
-		return fmt.Errorf("full stack: create the account to get: %w", err)
+		return err
 	}
-	if seed.GetAccount().GetOwnerId() != user.id {
-		return fmt.Errorf("full stack: account owned by %q, want the registered identity %q", seed.GetAccount().GetOwnerId(), user.id)
-	}
-
-	fullPID, err := listenerPID(cfg.GRPCPort)
+	fullPID, err := listenerPID(cfg.Port(devstack.EnvGRPCPort))
 	if err != nil {
 		return fmt.Errorf("full stack: the server process: %w", err)
 	}
-	baseAddr, basePID, stopBaseline, err := startBaseline(ctx, baselineBin, filepath.Join(root, "baseline.log"), []string{
-		"--listen", "127.0.0.1:0",
-		"--database-url", cfg.DatabaseURL(devstack.RoleServer, devstack.DBApp),
-		"--tls-cert", grpcTLS.Cert, "--tls-key", grpcTLS.Key, "--client-ca", grpcTLS.CA,
-		"--owner", user.id,
-	})
+
+	// The baseline side, called with the same certificate and metadata.
+	baseAddr, basePID, stopBaseline, err := startBaseline(ctx, baselineBin, filepath.Join(root, "baseline.log"), baselineArgs(cfg, user.id))
 	if err != nil {
 		return err
 	}
@@ -170,32 +137,11 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 		return err
 	}
 	defer closeAll(base)
-	got, err := groundworkv1.NewAccountServiceClient(base[0]).GetAccount(mdCtx, &groundworkv1.GetAccountRequest{Id: seed.GetAccount().GetId()})
-	if err != nil {
-		return fmt.Errorf("baseline: get the seeded account: %w", err)
+	if err := checkBaseline(ctx, md, base[0], seed); err != nil {
+		return err
 	}
-	if !proto.Equal(got.GetAccount(), seed.GetAccount()) {
-		return fmt.Errorf("baseline answers %v, the full stack %v", got.GetAccount(), seed.GetAccount())
-	}
-	rpcs := []struct {
-		name string
-		call func(prefix string) Call
-	}{
-		{"CreateAccount", func(prefix string) Call {
-			return func(ctx context.Context, conn grpc.ClientConnInterface, n uint64) error {
-				_, err := groundworkv1.NewAccountServiceClient(conn).CreateAccount(ctx,
-					&groundworkv1.CreateAccountRequest{Name: fmt.Sprintf("%s-%d", prefix, n)})
-				return err
-			}
-		}},
-		{"GetAccount", func(string) Call {
-			id := seed.GetAccount().GetId()
-			return func(ctx context.Context, conn grpc.ClientConnInterface, _ uint64) error {
-				_, err := groundworkv1.NewAccountServiceClient(conn).GetAccount(ctx, &groundworkv1.GetAccountRequest{Id: id})
-				return err
-			}
-		}},
-	}
+
+	rpcs := accountRPCs(seed.GetId())
 	fmt.Fprintf(out, "baseline serving on %s; measuring for about %s\n\n", baseAddr,
 		time.Duration(len(rpcs)*2)*(p.Settle+time.Duration(p.Rounds)*(p.Warmup+p.Duration)))
 	postmaster, err := postmasterPID(cfg.DataDir())
@@ -204,20 +150,171 @@ func RunPlan(ctx context.Context, out io.Writer, p Plan) error {
 	}
 	fullSide := target{name: "full", conns: asInterfaces(full), cpu: cpuMeter{server: fullPID, postmaster: postmaster}}
 	baseSide := target{name: "baseline", conns: asInterfaces(base), cpu: cpuMeter{server: basePID, postmaster: postmaster}}
-	report := Report{Machine: ThisMachine(), Plan: p, LoadBefore: machine.LoadAverage()}
-	for _, rpc := range rpcs {
-		if err := maintainAccounts(ctx, cfg.DatabaseURL(devstack.RoleMigrator, devstack.DBApp)); err != nil {
-			return err
-		}
-		res, err := compare(mdCtx, out, p, rpc.name, rpc.call, fullSide, baseSide)
-		if err != nil {
-			return err
-		}
-		report.Results = append(report.Results, res)
+	report, err := measureRPCs(ctx, out, p, md, cfg.DatabaseURL(devstack.RoleMigrator, devstack.DBApp), rpcs, fullSide, baseSide)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(out)
 	Print(out, report)
 	return nil
+}
+
+// checkPrerequisites checks that the benchmark runs where it can build the
+// workspace's programs, and installs PostgreSQL for the stack if need be.
+func checkPrerequisites(ctx context.Context, out io.Writer) error {
+	if _, err := os.Stat("go.work"); err != nil {
+		return fmt.Errorf("run from the repository root (where go.work is): %w", err)
+	}
+	return sysdeps.New(out).Ensure(ctx, sysdeps.PostgreSQL())
+}
+
+// benchDir creates the temporary directory that holds the private stack
+// and the baseline's binary and log; the caller removes it.
+func benchDir() (string, error) {
+	root, err := os.MkdirTemp("", "apibench-")
+	if err != nil {
+		return "", fmt.Errorf("create the benchmark's directory: %w", err)
+	}
+	// The unprivileged PostgreSQL user must traverse it.
+	if err := os.Chmod(root, 0o711); err != nil {
+		_ = os.RemoveAll(root)
+		return "", fmt.Errorf("create the benchmark's directory: %w", err)
+	}
+	return root, nil
+}
+
+// startStack brings up the private stack in root and returns its
+// configuration and reset, which stops it. The stack's own output is kept
+// for the error, not shown. When the stack does not come up, startStack
+// resets it itself, whatever part of it had started.
+func startStack(ctx context.Context, out io.Writer, root string) (devstack.Config, func(), error) {
+	cfg, err := devstack.PrivateConfig(ctx, ".", root)
+	if err != nil {
+		return devstack.Config{}, nil, err
+	}
+	var stackOut bytes.Buffer
+	stack := devstack.New(cfg, &stackOut, sysdeps.New(&stackOut))
+	reset := func() { _ = stack.Reset(context.Background()) }
+	up := false
+	defer func() {
+		if !up { // deferred, so that a panic in Up resets it too
+			reset()
+		}
+	}()
+	t0 := time.Now()
+	if err := stack.Up(ctx); err != nil {
+		return devstack.Config{}, nil, fmt.Errorf("private stack: %w\n%s%s", err, stackOut.String(), stackLogTails(cfg))
+	}
+	up = true
+	fmt.Fprintf(out, "stack healthy in %s (server gRPC %s)\n", time.Since(t0).Round(time.Millisecond), cfg.ServerGRPCAddr())
+	return cfg, reset, nil
+}
+
+// stackLogTails is the end of the stack's Kratos and server logs. The logs
+// go with the temporary directory: a failed start shows their ends now.
+func stackLogTails(cfg devstack.Config) string {
+	var logs strings.Builder
+	for _, name := range []string{"kratos.log", "server.log"} {
+		if b, err := os.ReadFile(filepath.Join(cfg.LogDir(), name)); err == nil {
+			fmt.Fprintf(&logs, "--- end of %s\n%s\n", name, lastLines(string(b), 15))
+		}
+	}
+	return logs.String()
+}
+
+// devClientTLS is the client side of mTLS for both sides: the developers'
+// client certificate, and the CA of the server certificate both serve.
+func devClientTLS(cfg devstack.Config) (*tls.Config, error) {
+	grpcTLS := pki.SecretPaths(cfg.PKIDir(), pki.ServerGRPCSecret)
+	dev := pki.SecretPaths(cfg.PKIDir(), pki.DevClientSecret)
+	return ClientTLS(dev.Cert, dev.Key, grpcTLS.CA)
+}
+
+// seedAccount creates, on the full side, the account GetAccount gets. As
+// the user's first authenticated call it also creates the user's row (the
+// auth layer's upsert), which the baseline's inserts need as owner.
+func seedAccount(ctx context.Context, md metadata.MD, conn grpc.ClientConnInterface, owner string) (*groundworkv1.Account, error) {
+	ctx = metadata.NewOutgoingContext(ctx, md)
+	seed, err := groundworkv1.NewAccountServiceClient(conn).CreateAccount(ctx, &groundworkv1.CreateAccountRequest{Name: "apibench-get"})
+	if err != nil {
+		return nil, fmt.Errorf("full stack: create the account to get: %w", err)
+	}
+	if seed.GetAccount().GetOwnerId() != owner {
+		return nil, fmt.Errorf("full stack: account owned by %q, want the registered identity %q", seed.GetAccount().GetOwnerId(), owner)
+	}
+	return seed.GetAccount(), nil
+}
+
+// baselineArgs are the baseline's flags: the server role's database, the
+// full side's server certificate and client CA, and owner for its inserts.
+func baselineArgs(cfg devstack.Config, owner string) []string {
+	grpcTLS := pki.SecretPaths(cfg.PKIDir(), pki.ServerGRPCSecret)
+	return []string{
+		"--listen", "127.0.0.1:0",
+		"--database-url", cfg.DatabaseURL(devstack.RoleServer, devstack.DBApp),
+		"--tls-cert", grpcTLS.Cert, "--tls-key", grpcTLS.Key, "--client-ca", grpcTLS.CA,
+		"--owner", owner,
+	}
+}
+
+// checkBaseline checks that the baseline answers GetAccount as the full
+// stack does, so that both sides are measured doing the same work.
+func checkBaseline(ctx context.Context, md metadata.MD, conn grpc.ClientConnInterface, seed *groundworkv1.Account) error {
+	ctx = metadata.NewOutgoingContext(ctx, md)
+	got, err := groundworkv1.NewAccountServiceClient(conn).GetAccount(ctx, &groundworkv1.GetAccountRequest{Id: seed.GetId()})
+	if err != nil {
+		return fmt.Errorf("baseline: get the seeded account: %w", err)
+	}
+	if !proto.Equal(got.GetAccount(), seed) {
+		return fmt.Errorf("baseline answers %v, the full stack %v", got.GetAccount(), seed)
+	}
+	return nil
+}
+
+// benchRPC is one RPC to measure. call makes its Call; prefix is unique
+// to the side and round (see compare).
+type benchRPC struct {
+	name string
+	call func(prefix string) Call
+}
+
+// accountRPCs are the RPCs measured: CreateAccount with a unique name per
+// request, and GetAccount of the account id.
+func accountRPCs(id string) []benchRPC {
+	return []benchRPC{
+		{"CreateAccount", func(prefix string) Call {
+			return func(ctx context.Context, conn grpc.ClientConnInterface, n uint64) error {
+				_, err := groundworkv1.NewAccountServiceClient(conn).CreateAccount(ctx,
+					&groundworkv1.CreateAccountRequest{Name: fmt.Sprintf("%s-%d", prefix, n)})
+				return err
+			}
+		}},
+		{"GetAccount", func(string) Call {
+			return func(ctx context.Context, conn grpc.ClientConnInterface, _ uint64) error {
+				_, err := groundworkv1.NewAccountServiceClient(conn).GetAccount(ctx, &groundworkv1.GetAccountRequest{Id: id})
+				return err
+			}
+		}},
+	}
+}
+
+// measureRPCs compares the sides on each RPC in turn, called with the
+// user's metadata md, and collects the results. Before each RPC the
+// accounts table is maintained as the migrator (maintainAccounts).
+func measureRPCs(ctx context.Context, out io.Writer, p Plan, md metadata.MD, migratorURL string, rpcs []benchRPC, full, base target) (Report, error) {
+	callCtx := metadata.NewOutgoingContext(ctx, md)
+	report := Report{Machine: ThisMachine(), Plan: p, LoadBefore: machine.LoadAverage()}
+	for _, rpc := range rpcs {
+		if err := maintainAccounts(ctx, migratorURL); err != nil {
+			return Report{}, err
+		}
+		res, err := compare(callCtx, out, p, rpc.name, rpc.call, full, base)
+		if err != nil {
+			return Report{}, err
+		}
+		report.Results = append(report.Results, res)
+	}
+	return report, nil
 }
 
 // target is one side of the comparison.

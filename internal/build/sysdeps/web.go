@@ -26,7 +26,7 @@ func Chromium() Package {
 }
 
 // Nginx is the production web server of the webapp; the test that runs its
-// configuration beside the local proxy (internal/webproxy) needs the binary.
+// configuration beside the local proxy (internal/dev/webproxy) needs the binary.
 // Debian's package does not start a server when no init system runs it, and
 // the test runs its own on a free port.
 func Nginx() Package {

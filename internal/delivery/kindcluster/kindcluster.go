@@ -1,6 +1,6 @@
 // Package kindcluster is `mage kind:up`, `kind:down`, `kind:reset` and
 // `kind:deploy`: a local Kubernetes cluster made with Kind's Go API
-// (sigs.k8s.io/kind), fed by a local registry (internal/registry, a Go
+// (sigs.k8s.io/kind), fed by a local registry (internal/delivery/ociregistry, a Go
 // process on the host) and running the dev overlay.
 //
 // kind:up, in order: check the tools (a container runtime whose daemon

@@ -164,95 +164,18 @@ func (c *checker) need(from, kind, ns, name, key string) {
 // A path inside a mounted volume, in an environment value or an argument.
 var mountedPath = regexp.MustCompile(`/etc/(?:groundwork|config)/[A-Za-z0-9._/-]+`)
 
+// references checks that every Secret and ConfigMap something needs is
+// produced, with the keys it needs, and that every external Secret is
+// needed by something. The last check comes last: it reads what the others
+// recorded.
 func (c *checker) references() {
 	sas := map[string]*corev1.ServiceAccount{}
 	for _, sa := range c.s.ServiceAccounts {
 		sas[sa.Namespace+"/"+sa.Name] = sa
 	}
 	for _, p := range c.pods {
-		if p.spec == nil {
-			continue
-		}
-		spec := p.spec
-		if n := spec.ServiceAccountName; n != "" && n != "default" {
-			sa, ok := sas[p.namespace+"/"+n]
-			if !ok {
-				c.fail("%s: ServiceAccount %s does not exist", p.owner, n)
-			} else {
-				for _, ps := range sa.ImagePullSecrets {
-					c.need(p.owner+" (ServiceAccount "+n+")", "Secret", p.namespace, ps.Name, "")
-				}
-			}
-		}
-		for _, ps := range spec.ImagePullSecrets {
-			c.need(p.owner, "Secret", p.namespace, ps.Name, "")
-		}
-		volumes := map[string]corev1.Volume{}
-		for _, v := range spec.Volumes {
-			volumes[v.Name] = v
-			switch {
-			case v.Secret != nil:
-				c.need(p.owner+" volume "+v.Name, "Secret", p.namespace, v.Secret.SecretName, "")
-			case v.ConfigMap != nil:
-				c.need(p.owner+" volume "+v.Name, "ConfigMap", p.namespace, v.ConfigMap.Name, "")
-			case v.Projected != nil:
-				for _, src := range v.Projected.Sources {
-					if src.Secret != nil {
-						c.need(p.owner+" volume "+v.Name, "Secret", p.namespace, src.Secret.Name, "")
-					}
-					if src.ConfigMap != nil {
-						c.need(p.owner+" volume "+v.Name, "ConfigMap", p.namespace, src.ConfigMap.Name, "")
-					}
-				}
-			}
-		}
-		for _, ct := range allContainers(spec) {
-			from := p.owner + " container " + ct.Name
-			for _, ef := range ct.EnvFrom {
-				if ef.SecretRef != nil {
-					c.need(from, "Secret", p.namespace, ef.SecretRef.Name, "")
-				}
-				if ef.ConfigMapRef != nil {
-					c.need(from, "ConfigMap", p.namespace, ef.ConfigMapRef.Name, "")
-				}
-			}
-			texts := slices.Clone(ct.Args)
-			texts = append(texts, ct.Command...)
-			for _, e := range ct.Env {
-				texts = append(texts, e.Value)
-				if e.ValueFrom == nil {
-					continue
-				}
-				if r := e.ValueFrom.SecretKeyRef; r != nil {
-					c.need(from+" env "+e.Name, "Secret", p.namespace, r.Name, r.Key)
-				}
-				if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
-					c.need(from+" env "+e.Name, "ConfigMap", p.namespace, r.Name, r.Key)
-				}
-			}
-			// Environment from ConfigMaps the manifests render (Kratos's DSN).
-			for _, ef := range ct.EnvFrom {
-				if ef.ConfigMapRef == nil {
-					continue
-				}
-				for _, cm := range c.s.ConfigMaps {
-					if cm.Namespace == p.namespace && cm.Name == ef.ConfigMapRef.Name {
-						for _, v := range cm.Data {
-							texts = append(texts, v)
-						}
-					}
-				}
-			}
-			for _, t := range texts {
-				for _, path := range mountedPath.FindAllString(t, -1) {
-					c.mountedFile(from, p.namespace, ct, volumes, path)
-				}
-			}
-			for _, m := range ct.VolumeMounts {
-				if _, ok := volumes[m.Name]; !ok {
-					c.fail("%s: mounts volume %s, which the pod does not have", from, m.Name)
-				}
-			}
+		if p.spec != nil {
+			c.podReferences(p, sas)
 		}
 	}
 	for _, ing := range c.s.Ingresses {
@@ -260,24 +183,7 @@ func (c *checker) references() {
 			c.need("Ingress/"+ing.Namespace+"/"+ing.Name, "Secret", ing.Namespace, t.SecretName, "tls.crt")
 		}
 	}
-	for _, cl := range c.s.PGClusters {
-		from := "Cluster/" + cl.Namespace + "/" + cl.Name
-		cert := cl.Spec.Certificates
-		if cert == nil {
-			c.fail("%s: spec.certificates is required: PostgreSQL serves and verifies certificates from cert-manager", from)
-			continue
-		}
-		for _, r := range []struct{ name, key string }{
-			{cert.ServerTLSSecret, "tls.key"}, {cert.ServerCASecret, "ca.crt"},
-			{cert.ClientCASecret, "ca.crt"}, {cert.ReplicationTLSSecret, "tls.key"},
-		} {
-			if r.name == "" {
-				c.fail("%s: every spec.certificates Secret must be set (no operator-generated CA)", from)
-				continue
-			}
-			c.need(from, "Secret", cl.Namespace, r.name, r.key)
-		}
-	}
+	c.pgClusterReferences()
 	for _, ci := range c.s.ClusterIssuers {
 		if ci.Spec.CA != nil {
 			c.need("ClusterIssuer/"+ci.Name, "Secret", ClusterResourceNamespace, ci.Spec.CA.SecretName, "tls.key")
@@ -295,6 +201,141 @@ func (c *checker) references() {
 	for _, e := range c.p.External {
 		if id := "Secret/" + e.Namespace + "/" + e.Name; !c.used[id] {
 			c.fail("external Secret %s is listed but nothing uses it", id)
+		}
+	}
+}
+
+// podReferences checks what pod p needs: its ServiceAccount's and its own
+// image pull Secrets, its volumes' sources, and each container's.
+// sas are the ServiceAccounts by "namespace/name".
+func (c *checker) podReferences(p pod, sas map[string]*corev1.ServiceAccount) {
+	spec := p.spec
+	if n := spec.ServiceAccountName; n != "" && n != "default" {
+		sa, ok := sas[p.namespace+"/"+n]
+		if !ok {
+			c.fail("%s: ServiceAccount %s does not exist", p.owner, n)
+		} else {
+			for _, ps := range sa.ImagePullSecrets {
+				c.need(p.owner+" (ServiceAccount "+n+")", "Secret", p.namespace, ps.Name, "")
+			}
+		}
+	}
+	for _, ps := range spec.ImagePullSecrets {
+		c.need(p.owner, "Secret", p.namespace, ps.Name, "")
+	}
+	volumes := c.volumeReferences(p)
+	for _, ct := range allContainers(spec) {
+		c.containerReferences(p, ct, volumes)
+	}
+}
+
+// volumeReferences checks the Secrets and ConfigMaps p's volumes are made
+// of, and returns the volumes by name.
+func (c *checker) volumeReferences(p pod) map[string]corev1.Volume {
+	volumes := map[string]corev1.Volume{}
+	for _, v := range p.spec.Volumes {
+		volumes[v.Name] = v
+		from := p.owner + " volume " + v.Name
+		switch {
+		case v.Secret != nil:
+			c.need(from, "Secret", p.namespace, v.Secret.SecretName, "")
+		case v.ConfigMap != nil:
+			c.need(from, "ConfigMap", p.namespace, v.ConfigMap.Name, "")
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil {
+					c.need(from, "Secret", p.namespace, src.Secret.Name, "")
+				}
+				if src.ConfigMap != nil {
+					c.need(from, "ConfigMap", p.namespace, src.ConfigMap.Name, "")
+				}
+			}
+		}
+	}
+	return volumes
+}
+
+// containerReferences checks what container ct of pod p needs: the
+// Secrets and ConfigMaps (and keys) of its environment, the files under a
+// mounted volume that its arguments, command and environment name
+// (mountedPath), and the volumes it mounts.
+func (c *checker) containerReferences(p pod, ct *corev1.Container, volumes map[string]corev1.Volume) {
+	from := p.owner + " container " + ct.Name
+	for _, ef := range ct.EnvFrom {
+		if ef.SecretRef != nil {
+			c.need(from, "Secret", p.namespace, ef.SecretRef.Name, "")
+		}
+		if ef.ConfigMapRef != nil {
+			c.need(from, "ConfigMap", p.namespace, ef.ConfigMapRef.Name, "")
+		}
+	}
+	for _, e := range ct.Env {
+		if e.ValueFrom == nil {
+			continue
+		}
+		if r := e.ValueFrom.SecretKeyRef; r != nil {
+			c.need(from+" env "+e.Name, "Secret", p.namespace, r.Name, r.Key)
+		}
+		if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
+			c.need(from+" env "+e.Name, "ConfigMap", p.namespace, r.Name, r.Key)
+		}
+	}
+	for _, t := range c.containerTexts(p.namespace, ct) {
+		for _, path := range mountedPath.FindAllString(t, -1) {
+			c.mountedFile(from, p.namespace, ct, volumes, path)
+		}
+	}
+	for _, m := range ct.VolumeMounts {
+		if _, ok := volumes[m.Name]; !ok {
+			c.fail("%s: mounts volume %s, which the pod does not have", from, m.Name)
+		}
+	}
+}
+
+// containerTexts are the texts of container ct, in namespace ns, that may
+// name a mounted file: its arguments, its command, its environment's
+// values, and the values of the ConfigMaps the manifests render that its
+// environment comes from (Kratos's DSN).
+func (c *checker) containerTexts(ns string, ct *corev1.Container) []string {
+	texts := slices.Clone(ct.Args)
+	texts = append(texts, ct.Command...)
+	for _, e := range ct.Env {
+		texts = append(texts, e.Value)
+	}
+	for _, ef := range ct.EnvFrom {
+		if ef.ConfigMapRef == nil {
+			continue
+		}
+		for _, cm := range c.s.ConfigMaps {
+			if cm.Namespace == ns && cm.Name == ef.ConfigMapRef.Name {
+				for _, v := range cm.Data {
+					texts = append(texts, v)
+				}
+			}
+		}
+	}
+	return texts
+}
+
+// pgClusterReferences checks the cert-manager Secrets each PostgreSQL
+// Cluster serves and verifies certificates from: all four must be set.
+func (c *checker) pgClusterReferences() {
+	for _, cl := range c.s.PGClusters {
+		from := "Cluster/" + cl.Namespace + "/" + cl.Name
+		cert := cl.Spec.Certificates
+		if cert == nil {
+			c.fail("%s: spec.certificates is required: PostgreSQL serves and verifies certificates from cert-manager", from)
+			continue
+		}
+		for _, r := range []struct{ name, key string }{
+			{cert.ServerTLSSecret, "tls.key"}, {cert.ServerCASecret, "ca.crt"},
+			{cert.ClientCASecret, "ca.crt"}, {cert.ReplicationTLSSecret, "tls.key"},
+		} {
+			if r.name == "" {
+				c.fail("%s: every spec.certificates Secret must be set (no operator-generated CA)", from)
+				continue
+			}
+			c.need(from, "Secret", cl.Namespace, r.name, r.key)
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 var postgresURL = regexp.MustCompile(`postgres(?:ql)?://[^\s"']+`)
 
 // databases checks every PostgreSQL URL a container is given against the
-// cluster it names, the way migrator/dbconn and PostgreSQL would: sslmode
+// cluster it names, the way internal/shared/dbconn and PostgreSQL would: sslmode
 // verify-full; the host is a name in the server's certificate; the client
 // certificate's CN is the URL's role, issued by the CA PostgreSQL trusts;
 // sslrootcert is that CA's bundle; the role is a managed LOGIN role without

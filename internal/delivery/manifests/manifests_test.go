@@ -388,7 +388,7 @@ func TestComponent(t *testing.T) {
 }
 
 // The Ingresses route every path where the local stack's origin
-// (internal/webproxy) does, with the same path upstream.
+// (internal/dev/webproxy) does, with the same path upstream.
 func TestIngressRoutesLikeTheLocalProxy(t *testing.T) {
 	t.Parallel()
 	paths := []string{

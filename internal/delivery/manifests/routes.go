@@ -28,7 +28,7 @@ func (r Route) String() string {
 }
 
 // Backends maps each target of the local stack's origin
-// (internal/webproxy) to the Service that serves it in the cluster.
+// (internal/dev/webproxy) to the Service that serves it in the cluster.
 var Backends = map[webproxy.Target]Route{
 	webproxy.TargetAPI:    {Namespace: "groundwork", Service: "server", Port: "gateway"},
 	webproxy.TargetKratos: {Namespace: "groundwork-auth", Service: "kratos", Port: "public"},

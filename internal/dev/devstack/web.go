@@ -11,7 +11,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
 )
 
-// The webapp on the one origin (docs/webapp.md): devweb (internal/webproxy)
+// The webapp on the one origin (docs/webapp.md): devweb (internal/dev/webproxy)
 // on WebPort serves webapp/dist — built by npm when its sources changed —
 // or, in watch mode, Vite's dev server, and proxies /api/ to the gateway
 // and /.ory/kratos/public/ to Kratos.

@@ -68,114 +68,39 @@ func (s *shutdown) run(ctx context.Context, timeout time.Duration, err *error) {
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, o options) (err error) {
 	down := &shutdown{log: log}
 	defer down.run(ctx, cfg.ShutdownTimeout, &err)
-	push := down.push
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	files := tlsfiles.Options{Logger: log}
-
-	grpcCert, err := tlsfiles.LoadKeyPair(cfg.GRPCCertFile, cfg.GRPCKeyFile, files)
+	certs, err := loadServeTLS(cfg, files)
 	if err != nil {
-		return fmt.Errorf("gRPC server certificate (--grpc-tls-cert, --grpc-tls-key): %w", err)
-	}
-	clientCAs, err := tlsfiles.LoadCAPool(cfg.GRPCClientCAFile, files)
-	if err != nil {
-		return fmt.Errorf("gRPC client CA (--grpc-client-ca): %w", err)
-	}
-	gwCert, err := tlsfiles.LoadKeyPair(cfg.GatewayCertFile, cfg.GatewayKeyFile, files)
-	if err != nil {
-		return fmt.Errorf("gateway client certificate (--gateway-tls-cert, --gateway-tls-key): %w", err)
-	}
-	gwCAs, err := tlsfiles.LoadCAPool(cfg.GatewayServerCAFile, files)
-	if err != nil {
-		return fmt.Errorf("gateway server CA (--gateway-server-ca): %w", err)
-	}
-
-	pool, err := dbpool.Open(cfg.DatabaseURL, dbpool.Options{Files: files})
-	if err != nil {
-		return fmt.Errorf("database (--database-url): %w", err)
-	}
-	push("database pool", func(context.Context) error { pool.Close(); return nil })
-	if err := reg.Register(dbpool.NewCollector(pool)); err != nil {
-		return fmt.Errorf("register pool metrics: %w", err)
-	}
-	if err := startupPing(ctx, pool, log); err != nil {
 		return err
 	}
-
+	pool, err := openPool(ctx, cfg.DatabaseURL, files, reg, down, log)
+	if err != nil {
+		return err
+	}
 	api, err := o.build(ctx, Deps{Config: cfg, Pool: pool, Logger: log, Registerer: reg})
 	if err != nil {
 		return fmt.Errorf("build API: %w", err)
 	}
 	if api.Close != nil {
-		push("API", func(context.Context) error { api.Close(); return nil })
+		down.push("API", func(context.Context) error { api.Close(); return nil })
 	}
 
-	checks := append([]ops.Checker{ops.Check("database", func(ctx context.Context) error { return dbpool.Ping(ctx, pool) })}, api.Checks...)
-	readiness := ops.NewReadiness(0, checks...)
-	opsSrv, err := ops.New(ops.Config{Addr: cfg.OpsAddr, Readiness: readiness, Gatherer: reg, Handlers: api.OpsHandlers, Logger: log})
+	readiness := ops.NewReadiness(0, append([]ops.Checker{databaseCheck(pool)}, api.Checks...)...)
+	opsSrv, err := startOps(ops.Config{Addr: cfg.OpsAddr, Readiness: readiness, Gatherer: reg, Handlers: api.OpsHandlers, Logger: log}, down)
 	if err != nil {
 		return err
 	}
-	if err := opsSrv.Start(); err != nil {
-		return err
-	}
-	push("ops server", opsSrv.Stop)
-
-	grpcSrv, err := transport.NewGRPCServer(transport.GRPCConfig{
-		Addr:           cfg.GRPCAddr,
-		Certificate:    grpcCert,
-		ClientCAs:      clientCAs,
-		Authenticator:  api.Authenticator,
-		Services:       api.Services,
-		MaxMessageSize: cfg.MaxMessageSize,
-		DefaultTimeout: cfg.RPCTimeout,
-		Logger:         log,
-		LogSampling:    transport.LogSampling(cfg.LogSample),
-		Registerer:     reg,
-	})
+	grpcSrv, err := startGRPC(cfg, certs, api, reg, log, down)
 	if err != nil {
 		return err
 	}
-	if err := grpcSrv.Start(); err != nil {
-		return err
-	}
-	push("gRPC server", grpcSrv.Stop)
-
-	gw, err := transport.NewGateway(ctx, transport.GatewayConfig{
-		Addr:              cfg.GatewayAddr,
-		GRPCTarget:        dialAddr(grpcSrv.Addr()),
-		ServerName:        cfg.GatewayServerName,
-		ClientCertificate: gwCert,
-		ServerCAs:         gwCAs,
-		AllowedOrigin:     cfg.AllowedOrigin,
-		MaxMessageSize:    cfg.MaxMessageSize,
-		Logger:            log,
-	})
+	gw, err := startGateway(ctx, cfg, certs, grpcSrv.Addr(), log, down)
 	if err != nil {
 		return err
 	}
-	if err := gw.Start(); err != nil {
-		return err
-	}
-	push("gateway", gw.Stop)
-
-	// Ready from here on; the first step of the shutdown takes it back, so
-	// load balancers stop sending before the listeners close.
-	readiness.SetServing(true)
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		readiness.Watch(watchCtx, readinessInterval, log, grpcSrv.SetServing)
-	}()
-	push("readiness", func(context.Context) error {
-		readiness.SetServing(false)
-		stopWatch()
-		<-watchDone
-		grpcSrv.SetServing(false)
-		return nil
-	})
+	watchReadiness(ctx, readiness, grpcSrv, log, down)
 
 	addrs := Addrs{GRPC: grpcSrv.Addr(), Gateway: gw.Addr(), Ops: opsSrv.Addr()}
 	log.Info("serving", "grpc", addrs.GRPC.String(), "gateway", addrs.Gateway.String(), "ops", addrs.Ops.String(), "config", cfg)
@@ -194,6 +119,148 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, o options) 
 	case err := <-opsSrv.Failed():
 		return err
 	}
+}
+
+// newRegistry is the process's metrics registry, with the Go runtime's and
+// the process's own metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveTLS are the certificates and CAs of serve's two TLS sides.
+type serveTLS struct {
+	grpcCert  *tlsfiles.KeyPair // the gRPC server's certificate
+	clientCAs *tlsfiles.CAPool  // the CAs of the gRPC server's clients
+	gwCert    *tlsfiles.KeyPair // the gateway's client certificate
+	gwCAs     *tlsfiles.CAPool  // the CAs the gateway verifies the gRPC server with
+}
+
+// loadServeTLS loads them all before anything starts, so that a wrong file
+// fails the start naming its flags.
+func loadServeTLS(cfg config.Config, files tlsfiles.Options) (serveTLS, error) {
+	var t serveTLS
+	var err error
+	if t.grpcCert, err = tlsfiles.LoadKeyPair(cfg.GRPCCertFile, cfg.GRPCKeyFile, files); err != nil {
+		return serveTLS{}, fmt.Errorf("gRPC server certificate (--grpc-tls-cert, --grpc-tls-key): %w", err)
+	}
+	if t.clientCAs, err = tlsfiles.LoadCAPool(cfg.GRPCClientCAFile, files); err != nil {
+		return serveTLS{}, fmt.Errorf("gRPC client CA (--grpc-client-ca): %w", err)
+	}
+	if t.gwCert, err = tlsfiles.LoadKeyPair(cfg.GatewayCertFile, cfg.GatewayKeyFile, files); err != nil {
+		return serveTLS{}, fmt.Errorf("gateway client certificate (--gateway-tls-cert, --gateway-tls-key): %w", err)
+	}
+	if t.gwCAs, err = tlsfiles.LoadCAPool(cfg.GatewayServerCAFile, files); err != nil {
+		return serveTLS{}, fmt.Errorf("gateway server CA (--gateway-server-ca): %w", err)
+	}
+	return t, nil
+}
+
+// openPool opens the database pool, registers its metrics in reg and
+// checks the database once (startupPing). The pool's close is pushed
+// first, so it is the last step of the shutdown. serve and work share it.
+func openPool(ctx context.Context, url string, files tlsfiles.Options, reg prometheus.Registerer, down *shutdown, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := dbpool.Open(url, dbpool.Options{Files: files})
+	if err != nil {
+		return nil, fmt.Errorf("database (--database-url): %w", err)
+	}
+	down.push("database pool", func(context.Context) error { pool.Close(); return nil })
+	if err := reg.Register(dbpool.NewCollector(pool)); err != nil {
+		return nil, fmt.Errorf("register pool metrics: %w", err)
+	}
+	if err := startupPing(ctx, pool, log); err != nil {
+		return nil, err
+	}
+	return pool, nil
+}
+
+// databaseCheck is the readiness check of the database, in both processes.
+func databaseCheck(pool *pgxpool.Pool) ops.Checker {
+	return ops.Check("database", func(ctx context.Context) error { return dbpool.Ping(ctx, pool) })
+}
+
+// startOps starts the ops server (health, readiness, metrics) and pushes
+// its stop.
+func startOps(cfg ops.Config, down *shutdown) (*ops.Server, error) {
+	opsSrv, err := ops.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := opsSrv.Start(); err != nil {
+		return nil, err
+	}
+	down.push("ops server", opsSrv.Stop)
+	return opsSrv, nil
+}
+
+// startGRPC starts the gRPC server with the API's services and
+// authenticator and pushes its stop.
+func startGRPC(cfg config.Config, certs serveTLS, api API, reg prometheus.Registerer, log *slog.Logger, down *shutdown) (*transport.GRPCServer, error) {
+	grpcSrv, err := transport.NewGRPCServer(transport.GRPCConfig{
+		Addr:           cfg.GRPCAddr,
+		Certificate:    certs.grpcCert,
+		ClientCAs:      certs.clientCAs,
+		Authenticator:  api.Authenticator,
+		Services:       api.Services,
+		MaxMessageSize: cfg.MaxMessageSize,
+		DefaultTimeout: cfg.RPCTimeout,
+		Logger:         log,
+		LogSampling:    transport.LogSampling(cfg.LogSample),
+		Registerer:     reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := grpcSrv.Start(); err != nil {
+		return nil, err
+	}
+	down.push("gRPC server", grpcSrv.Stop)
+	return grpcSrv, nil
+}
+
+// startGateway starts the HTTP/JSON gateway, which dials the gRPC server
+// listening on grpcAddr, and pushes its stop.
+func startGateway(ctx context.Context, cfg config.Config, certs serveTLS, grpcAddr net.Addr, log *slog.Logger, down *shutdown) (*transport.Gateway, error) {
+	gw, err := transport.NewGateway(ctx, transport.GatewayConfig{
+		Addr:              cfg.GatewayAddr,
+		GRPCTarget:        dialAddr(grpcAddr),
+		ServerName:        cfg.GatewayServerName,
+		ClientCertificate: certs.gwCert,
+		ServerCAs:         certs.gwCAs,
+		AllowedOrigin:     cfg.AllowedOrigin,
+		MaxMessageSize:    cfg.MaxMessageSize,
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.Start(); err != nil {
+		return nil, err
+	}
+	down.push("gateway", gw.Stop)
+	return gw, nil
+}
+
+// watchReadiness makes the process ready and keeps the gRPC health status
+// in step with readiness. It runs once everything listens: ready from here
+// on. Its step, pushed last, is the first of the shutdown and takes
+// readiness back, so load balancers stop sending before the listeners close.
+func watchReadiness(ctx context.Context, readiness *ops.Readiness, grpcSrv *transport.GRPCServer, log *slog.Logger, down *shutdown) {
+	readiness.SetServing(true)
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		readiness.Watch(watchCtx, readinessInterval, log, grpcSrv.SetServing)
+	}()
+	down.push("readiness", func(context.Context) error {
+		readiness.SetServing(false)
+		stopWatch()
+		<-watchDone
+		grpcSrv.SetServing(false)
+		return nil
+	})
 }
 
 // startupPing fails the start when PostgreSQL refuses the login — a

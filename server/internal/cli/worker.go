@@ -9,12 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/groundwork-dev/groundwork/queue"
 	"github.com/groundwork-dev/groundwork/server/internal/config"
-	"github.com/groundwork-dev/groundwork/server/internal/dbpool"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/ops"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
@@ -53,88 +52,33 @@ func work(ctx context.Context, cfg config.Worker, log *slog.Logger, o workerOpti
 	cancelWait := min(cfg.ShutdownTimeout/cancelShare, queue.DefaultStopCancelWait)
 	down := &shutdown{log: log}
 	defer down.run(ctx, cfg.ShutdownTimeout, &err)
-	push := down.push
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	pool, err := dbpool.Open(cfg.DatabaseURL, dbpool.Options{Files: tlsfiles.Options{Logger: log}})
-	if err != nil {
-		return fmt.Errorf("database (--database-url): %w", err)
-	}
-	push("database pool", func(context.Context) error { pool.Close(); return nil })
-	if err := reg.Register(dbpool.NewCollector(pool)); err != nil {
-		return fmt.Errorf("register pool metrics: %w", err)
-	}
-	if err := startupPing(ctx, pool, log); err != nil {
-		return err
-	}
-
-	identities := o.identities
-	if identities == nil {
-		k, err := jobs.NewKratosIdentities(cfg.KratosAdminURL, nil, 0)
-		if err != nil {
-			return fmt.Errorf("--kratos-admin-url (KRATOS_ADMIN_URL): %w", err)
-		}
-		identities = k
-	}
-	registry, err := jobs.NewRegistry(jobs.Deps{DB: pool, Identities: identities, Logger: log})
+	reg := newRegistry()
+	pool, err := openPool(ctx, cfg.DatabaseURL, tlsfiles.Options{Logger: log}, reg, down, log)
 	if err != nil {
 		return err
 	}
-	qcfg := queue.Config{
-		Pool:           pool,
-		Registry:       registry,
-		Queues:         map[string]queue.QueueConfig{queue.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
-		Periodic:       jobs.Periodic(cfg.ReconcileUsersSchedule),
-		StopCancelWait: cancelWait,
-		Logger:         log,
-		Metrics:        reg,
+	registry, err := jobRegistry(cfg, pool, log, o.identities)
+	if err != nil {
+		return err
 	}
-	if o.queue != nil {
-		o.queue(&qcfg)
-	}
-	q, err := queue.New(qcfg)
+	q, err := newQueue(cfg, pool, registry, reg, log, cancelWait, o.queue)
 	if err != nil {
 		return err
 	}
 
 	var running atomic.Bool
-	checks := []ops.Checker{
-		ops.Check("database", func(ctx context.Context) error { return dbpool.Ping(ctx, pool) }),
-		ops.Check("queue", func(context.Context) error {
-			if !running.Load() {
-				return errors.New("the queue client is not running")
-			}
-			return nil
-		}),
-	}
-	readiness := ops.NewReadiness(0, checks...)
-	opsSrv, err := ops.New(ops.Config{Addr: cfg.OpsAddr, Readiness: readiness, Gatherer: reg, Logger: log})
+	readiness := ops.NewReadiness(0, databaseCheck(pool), queueCheck(&running))
+	opsSrv, err := startOps(ops.Config{Addr: cfg.OpsAddr, Readiness: readiness, Gatherer: reg, Logger: log}, down)
 	if err != nil {
 		return err
 	}
-	if err := opsSrv.Start(); err != nil {
+	stopped, err := startQueue(ctx, q, &running, cancelWait, down)
+	if err != nil {
 		return err
 	}
-	push("ops server", opsSrv.Stop)
-
-	if err := q.Start(ctx); err != nil {
-		return err
-	}
-	running.Store(true)
-	stopped := q.River().Stopped()
-	push("queue", func(sctx context.Context) error {
-		running.Store(false)
-		// Running jobs get the budget less what the cancellation wait and
-		// the later steps need.
-		deadline, _ := sctx.Deadline()
-		jctx, cancel := context.WithDeadline(sctx, deadline.Add(-cancelWait-opsStopBudget))
-		defer cancel()
-		return q.Stop(jctx)
-	})
 	readiness.SetServing(true)
-	push("readiness", func(context.Context) error { readiness.SetServing(false); return nil })
+	down.push("readiness", func(context.Context) error { readiness.SetServing(false); return nil })
 
 	addrs := WorkerAddrs{Ops: opsSrv.Addr()}
 	log.Info("working", "ops", addrs.Ops.String(), "kinds", registry.Kinds(), "config", cfg)
@@ -152,4 +96,67 @@ func work(ctx context.Context, cfg config.Worker, log *slog.Logger, o workerOpti
 	case err := <-opsSrv.Failed():
 		return err
 	}
+}
+
+// jobRegistry registers the worker's jobs. The user reconciliation lists
+// identities through Kratos's admin API, unless identities (tests) is set.
+func jobRegistry(cfg config.Worker, pool *pgxpool.Pool, log *slog.Logger, identities jobs.IdentityLister) (*queue.Registry, error) {
+	if identities == nil {
+		k, err := jobs.NewKratosIdentities(cfg.KratosAdminURL, nil, 0)
+		if err != nil {
+			return nil, fmt.Errorf("--kratos-admin-url (KRATOS_ADMIN_URL): %w", err)
+		}
+		identities = k
+	}
+	return jobs.NewRegistry(jobs.Deps{DB: pool, Identities: identities, Logger: log})
+}
+
+// newQueue builds the queue client: the default queue with --max-workers,
+// the periodic jobs, and cancelWait for jobs to return once cancelled.
+// adjust, if set, changes the configuration first (tests).
+func newQueue(cfg config.Worker, pool *pgxpool.Pool, registry *queue.Registry, reg prometheus.Registerer, log *slog.Logger, cancelWait time.Duration, adjust func(*queue.Config)) (*queue.Client, error) {
+	qcfg := queue.Config{
+		Pool:           pool,
+		Registry:       registry,
+		Queues:         map[string]queue.QueueConfig{queue.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		Periodic:       jobs.Periodic(cfg.ReconcileUsersSchedule),
+		StopCancelWait: cancelWait,
+		Logger:         log,
+		Metrics:        reg,
+	}
+	if adjust != nil {
+		adjust(&qcfg)
+	}
+	return queue.New(qcfg)
+}
+
+// queueCheck is the readiness check of the queue: ready while the queue
+// client runs.
+func queueCheck(running *atomic.Bool) ops.Checker {
+	return ops.Check("queue", func(context.Context) error {
+		if !running.Load() {
+			return errors.New("the queue client is not running")
+		}
+		return nil
+	})
+}
+
+// startQueue starts the queue, marks it running and pushes its stop. The
+// returned channel is closed when the queue client stops, also by itself.
+func startQueue(ctx context.Context, q *queue.Client, running *atomic.Bool, cancelWait time.Duration, down *shutdown) (<-chan struct{}, error) {
+	if err := q.Start(ctx); err != nil {
+		return nil, err
+	}
+	running.Store(true)
+	stopped := q.River().Stopped()
+	down.push("queue", func(sctx context.Context) error {
+		running.Store(false)
+		// Running jobs get the budget less what the cancellation wait and
+		// the later steps need.
+		deadline, _ := sctx.Deadline()
+		jctx, cancel := context.WithDeadline(sctx, deadline.Add(-cancelWait-opsStopBudget))
+		defer cancel()
+		return q.Stop(jctx)
+	})
+	return stopped, nil
 }

@@ -1,5 +1,5 @@
 // Package dbpool opens the server's PostgreSQL connection pool from a
-// certificate DSN (checked by migrator/dbconn) and keeps it working across
+// certificate DSN (checked by internal/shared/dbconn) and keeps it working across
 // certificate rotation: every new connection reads the client certificate,
 // its key and the server CA from the files the DSN names (sslcert, sslkey,
 // sslrootcert) as they are on disk at that moment (package tlsfiles), so a

@@ -1,5 +1,5 @@
 // Package tlsfilestest issues the server's certificate tree for tests, in
-// the layout of cert-manager Secrets (migrator/pki), and a clock to move
+// the layout of cert-manager Secrets (internal/shared/pki), and a clock to move
 // the reloading sources of package tlsfiles forward without sleeping.
 //
 // The tree mirrors the cluster's: server-ca signs the gRPC server's
@@ -19,7 +19,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 )
 
-// Secret names of the tree: the production names from migrator/pki, plus a
+// Secret names of the tree: the production names from internal/shared/pki, plus a
 // test client and an unrelated CA.
 const (
 	ServerCA      = pki.ServerCA
