@@ -208,7 +208,7 @@ current-context: kind-groundwork
 	empty := filepath.Join(t.TempDir(), "empty")
 	require.NoError(t, os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
 	_, err = kube.Kubectl{Env: []string{"KUBECONFIG=" + empty}}.CurrentContext(context.Background())
-	require.ErrorContains(t, err, "no current cluster context")
+	require.ErrorContains(t, err, "no current kube context")
 }
 
 // A production context whose cluster does not answer: refused before
@@ -228,7 +228,7 @@ current-context: prod
 	err := Deploy{Root: root, Registry: images.Registry{Prefix: "r.example.com/g"}, Build: build,
 		Kube: kube.Kubectl{Env: []string{"KUBECONFIG=" + cfg}}, Out: &strings.Builder{}}.Run(context.Background())
 	require.ErrorIs(t, err, kube.ErrUnreachable)
-	require.ErrorContains(t, err, `cluster context "prod"`)
+	require.ErrorContains(t, err, `kube context "prod"`)
 	require.Empty(t, *built)
 }
 
