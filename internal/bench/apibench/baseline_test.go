@@ -142,7 +142,7 @@ func TestBaselineMainNamesMissingFlags(t *testing.T) {
 // different SQL.
 func TestBaselineSQLIsTheStores(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "..", "server", "internal", "store", "accounts.go"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "server", "internal", "store", "accounts.go"))
 	require.NoError(t, err)
 	src := string(b)
 	const cols = "id, owner_id, name, created_at, updated_at"

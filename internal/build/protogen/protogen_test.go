@@ -22,7 +22,7 @@ import (
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	require.NoError(t, err)
 	return root
 }
@@ -30,7 +30,7 @@ func repoRoot(t *testing.T) string {
 // buildBuf builds buf once for all tests of the package, so parallel tests
 // do not write the same binary at once.
 var buildBuf = sync.OnceValues(func() (string, error) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err != nil {
 		return "", err
 	}

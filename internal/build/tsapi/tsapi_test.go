@@ -69,7 +69,7 @@ func TestErrorsAreTyped(t *testing.T) {
 func TestWriteFileOnTheRealDocument(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	src, err := os.ReadFile(filepath.Join("..", "..", tsapi.SwaggerPath))
+	src, err := os.ReadFile(filepath.Join("..", "..", "..", tsapi.SwaggerPath))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(tsapi.SwaggerPath)), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, tsapi.SwaggerPath), src, 0o644))
