@@ -14,7 +14,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/bench/apibench"
 	"github.com/groundwork-dev/groundwork/internal/bench/devbench"
-	"github.com/groundwork-dev/groundwork/internal/build/ci"
+	"github.com/groundwork-dev/groundwork/internal/ci"
 	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
 	"github.com/groundwork-dev/groundwork/internal/delivery/images"

@@ -106,21 +106,35 @@ func (c Checks) E2E(ctx context.Context) error {
 
 // CI runs every check, continuing past failures so one run shows them all.
 func (c Checks) CI(ctx context.Context) error {
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	return runSteps(ctx, c.Out, c.steps())
+}
+
+// step is one check of CI.
+type step struct {
+	name string
+	run  func(context.Context) error
+}
+
+// steps are CI's checks, in the order it runs them.
+func (c Checks) steps() []step {
+	return []step{
 		{"lint", c.Lint},
 		{"generated code current", c.GeneratedCurrent},
 		{"test", func(ctx context.Context) error { return c.Test(ctx, true) }},
 		{"webapp", func(ctx context.Context) error { return webbuild.Check(ctx, c.Root, c.Out) }},
 		{"e2e", c.E2E},
 	}
+}
+
+// runSteps runs every step in order, continuing past failures, prints a
+// summary (name, ok or FAILED, duration) and returns the failures joined,
+// each prefixed with its step's name.
+func runSteps(ctx context.Context, out io.Writer, steps []step) error {
 	var errs []error
 	var summary []string
 	for _, s := range steps {
 		start := time.Now()
-		fmt.Fprintf(c.Out, "\n=== ci: %s\n", s.name)
+		fmt.Fprintf(out, "\n=== ci: %s\n", s.name)
 		err := s.run(ctx)
 		state := "ok"
 		if err != nil {
@@ -129,6 +143,6 @@ func (c Checks) CI(ctx context.Context) error {
 		}
 		summary = append(summary, fmt.Sprintf("  %-24s %-6s %s", s.name, state, time.Since(start).Round(time.Second)))
 	}
-	fmt.Fprintf(c.Out, "\n=== ci summary\n%s\n", strings.Join(summary, "\n"))
+	fmt.Fprintf(out, "\n=== ci summary\n%s\n", strings.Join(summary, "\n"))
 	return errors.Join(errs...)
 }
