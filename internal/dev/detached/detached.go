@@ -162,29 +162,73 @@ func (p *Process) waitReadyOrExit(ctx context.Context, timeout time.Duration, ex
 }
 
 // Stop sends SIGTERM to the process group and waits up to 20 s, then kills.
+// It returns once the process has exited, not merely once its executable
+// is gone from /proc: the kernel drops that link before it closes the
+// process's files, and a restart on the same port would find it held.
 func (p *Process) Stop(ctx context.Context) error {
 	pid, ok := p.PID()
 	if !ok {
 		_ = os.Remove(p.PIDFile)
 		return nil
 	}
+	_, started, _ := procState(pid)
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, ok := p.PID(); !ok {
+		if exited(pid, started) {
 			return os.Remove(p.PIDFile)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	if !exited(pid, started) {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
 	if err := os.Remove(p.PIDFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
+}
+
+// exited reports whether the process pid, which started at the given
+// clock tick, has exited with all its threads: its /proc entry is gone, or
+// the pid now names a process that started at another time, or it is a
+// zombie whose other threads are gone too. A zombie leader alone is not
+// enough: the files (the listening sockets) are closed by the last thread
+// to exit, which can be a moment later; and whoever inherited the process
+// may reap it much later, or never.
+func exited(pid int, started string) bool {
+	state, now, ok := procState(pid)
+	if !ok || now != started {
+		return true
+	}
+	if state != 'Z' && state != 'X' {
+		return false
+	}
+	threads, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err != nil || len(threads) <= 1
+}
+
+// procState reads a process's state and start time (fields 3 and 22 of
+// /proc/<pid>/stat; the name in field 2 may hold spaces and parentheses,
+// so the fields are counted after its last ')').
+func procState(pid int) (state byte, started string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, "", false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, "", false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, "", false
+	}
+	return f[0][0], f[19], true
 }
 
 func tailFile(path string, n int) string {
