@@ -325,16 +325,13 @@ func (k *Cluster) installOperators(ctx context.Context, ops []manifests.Operator
 	return nil
 }
 
-// Components are what kind:deploy takes: each is an image and the objects
-// labelled with its name.
-var Components = []string{"server", "migrator", "kratos", "webapp"}
-
 // Deploy rebuilds one component's image, pushes it, applies its objects
 // pinned to the new digest, restarts it when the image did not change, and
 // waits for the rollout.
 func (k *Cluster) Deploy(ctx context.Context, component string) error {
-	if !slices.Contains(Components, component) {
-		return fmt.Errorf("no component %q; kind:deploy takes one of %v", component, Components)
+	// A component is an image and the objects labelled with its name.
+	if !slices.Contains(images.Names, component) {
+		return fmt.Errorf("no component %q; kind:deploy takes one of %v", component, images.Names)
 	}
 	start := time.Now()
 	if _, err := Preflight(ctx, k.Host, false); err != nil {
