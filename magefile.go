@@ -15,14 +15,14 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/bench/apibench"
 	"github.com/groundwork-dev/groundwork/internal/bench/devbench"
 	"github.com/groundwork-dev/groundwork/internal/ci"
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
-	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
 	"github.com/groundwork-dev/groundwork/internal/delivery/images"
 	"github.com/groundwork-dev/groundwork/internal/delivery/kindcluster"
 	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
 	"github.com/groundwork-dev/groundwork/internal/delivery/prod"
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/webbuild"
 	"github.com/groundwork-dev/groundwork/queue/queuebench"
 )
 

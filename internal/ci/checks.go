@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/build/protogen"
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
-	"github.com/groundwork-dev/groundwork/internal/build/tsapi"
-	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
-	"github.com/groundwork-dev/groundwork/internal/build/workspace"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
 	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/protogen"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/tsapi"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/webbuild"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/workspace"
 )
 
 // Checks runs the project's checks from the repository root.

@@ -65,11 +65,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/internal/shared/machine"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
 )
 

@@ -24,12 +24,12 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 	"github.com/groundwork-dev/groundwork/internal/shared/machine"
 	"github.com/groundwork-dev/groundwork/internal/shared/pgcluster"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 	"github.com/groundwork-dev/groundwork/migrator/migrations"
 	"github.com/groundwork-dev/groundwork/migrator/schema"
 )

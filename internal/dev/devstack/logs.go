@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 )
 
 // logFiles lists the components' logs: .dev/logs/*.log and PostgreSQL's.

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/build/gobin"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/gobin"
 )
 
 // ServerGRPCAddr is the server's gRPC (mTLS) listen address.

@@ -12,11 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/dev/detached"
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/internal/shared/pgcluster"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 	"github.com/groundwork-dev/groundwork/migrator/schema"
 )
 

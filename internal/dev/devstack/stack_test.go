@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 )
 
 type testBundle struct {

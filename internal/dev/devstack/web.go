@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/groundwork-dev/groundwork/internal/build/gobin"
-	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/gobin"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/webbuild"
 )
 
 // The webapp on the one origin (docs/webapp.md): devweb (internal/dev/webproxy)

@@ -24,9 +24,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
-	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/webbuild"
 )
 
 // JourneyBudget is the longest the journey may take (docs/performance.md).

@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
-	"github.com/groundwork-dev/groundwork/internal/build/webbuild"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/webbuild"
 )
 
 func TestParseResultAndCheck(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/net/websocket"
 
-	"github.com/groundwork-dev/groundwork/internal/build/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 )
 
 // viteClient is the script Vite's dev server puts into the page; its

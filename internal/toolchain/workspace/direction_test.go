@@ -32,11 +32,11 @@ var moduleRank = map[string]int{
 
 // familyRank orders the root module's families the same way.
 var familyRank = map[string]int{
-	"build":    1,
-	"dev":      2,
-	"delivery": 3,
-	"bench":    4,
-	"ci":       4,
+	"toolchain": 1,
+	"dev":       2,
+	"delivery":  3,
+	"bench":     4,
+	"ci":        4,
 }
 
 // imports lists, for every package of every module (tests included), the
@@ -139,12 +139,12 @@ func TestImportAllowed(t *testing.T) {
 		{project + "/server/internal/cli", project + "/internal/shared/dbconn", true},
 		{project + "/internal/shared/dbconn", project + "/migrator/pgtest", false},
 		{project + "/migrator/schema", project + "/queue", false},
-		{project + "/internal/dev/devstack", project + "/internal/build/gobin", true},
-		{project + "/internal/build/gobin", project + "/internal/dev/devstack", false},
+		{project + "/internal/dev/devstack", project + "/internal/toolchain/gobin", true},
+		{project + "/internal/toolchain/gobin", project + "/internal/dev/devstack", false},
 		{project + "/internal/ci", project + "/internal/bench/apibench", false},
 		{project + "/internal/bench/apibench", project + "/internal/ci", false},
 		{project + "/internal/delivery/kube", project + "/internal/delivery/manifests", true},
-		{project + "/internal/nowhere/x", project + "/internal/build/gobin", false},
+		{project + "/internal/nowhere/x", project + "/internal/toolchain/gobin", false},
 		{project, project + "/internal/ci", true},
 	} {
 		ok, why := importAllowed(c.from, c.to)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/groundwork-dev/groundwork/internal/build/tsapi"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/tsapi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -35,7 +35,7 @@ func TestGolden(t *testing.T) {
 				return
 			}
 			want, rerr := os.ReadFile(golden)
-			require.NoError(t, rerr, "missing golden %s (generate error: %v); run go test ./internal/build/tsapi -update", golden, err)
+			require.NoError(t, rerr, "missing golden %s (generate error: %v); run go test ./internal/toolchain/tsapi -update", golden, err)
 			require.Equal(t, string(want), string(got))
 		})
 	}
