@@ -1,5 +1,5 @@
 // buf lives in its own module so that its large dependency graph stays out of
-// the workspace. internal/build/protogen builds it from here with toolbuild:
+// the workspace. internal/toolchain/protogen builds it from here with toolbuild:
 //
 //	GOWORK=off go -C tools/buf build -o ../../.cache/bin/buf github.com/bufbuild/buf/cmd/buf
 module github.com/groundwork-dev/groundwork/tools/buf
