@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +20,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/shared/pgcluster"
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 )
 
 // ErrPortInUse means another program holds one of a process's ports.
-var ErrPortInUse = pgcluster.ErrPortInUse
+var ErrPortInUse = freeport.ErrInUse
 
 // Process is a program run in the background.
 type Process struct {
@@ -91,11 +90,9 @@ func (p *Process) Start(ctx context.Context) (bool, error) {
 		}
 	}
 	for _, addr := range p.Ports {
-		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-		if err != nil {
-			return false, fmt.Errorf("%s: %s is held by another program: stop it or choose another port: %w", p.Name, addr, ErrPortInUse)
+		if err := freeport.CheckFree(ctx, addr); err != nil {
+			return false, fmt.Errorf("%s: %w: stop it or choose another port", p.Name, err)
 		}
-		_ = l.Close()
 	}
 	if err := os.MkdirAll(filepath.Dir(p.LogFile), 0o711); err != nil {
 		return false, fmt.Errorf("%s: create log directory: %w", p.Name, err)

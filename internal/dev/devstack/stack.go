@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/groundwork-dev/groundwork/internal/dev/detached"
@@ -61,7 +63,7 @@ func (s *Stack) cluster() (*pgcluster.Cluster, error) {
 }
 
 // ErrPortInUse means another program holds one of the stack's ports.
-var ErrPortInUse = pgcluster.ErrPortInUse
+var ErrPortInUse = freeport.ErrInUse
 
 // Up brings every component to a healthy state, in order, and prints
 // where each is.
@@ -218,7 +220,7 @@ func (s *Stack) startPostgres(ctx context.Context, c *pgcluster.Cluster, certsCh
 		fmt.Fprintln(s.out, "postgresql    reloaded configuration and certificates")
 	case !running:
 		if err := c.Start(ctx); err != nil {
-			if errors.Is(err, pgcluster.ErrPortInUse) {
+			if errors.Is(err, freeport.ErrInUse) {
 				return fmt.Errorf("postgresql: %s is held by another program, not this checkout's PostgreSQL: stop it, or run on another port with %s=<port>: %w", s.cfg.PGAddr(), EnvPGPort, ErrPortInUse)
 			}
 			return fmt.Errorf("postgresql: %w", err)

@@ -11,6 +11,7 @@ package freeport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -18,6 +19,22 @@ import (
 	"strconv"
 	"strings"
 )
+
+// ErrInUse means another program listens on an address that was to be
+// free.
+var ErrInUse = errors.New("port in use")
+
+// CheckFree fails with ErrInUse, naming addr, when something listens on
+// addr (host:port): the check every server of the local stack makes before
+// it starts, so that the error names the port instead of the server's own
+// bind error, which would come later and less clearly.
+func CheckFree(ctx context.Context, addr string) error {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s is held by another program: %w", addr, ErrInUse)
+	}
+	return l.Close()
+}
 
 // Pick returns a TCP port on 127.0.0.1 that nothing listens on now, below
 // the ephemeral range. It closes the port it tried: the caller binds it,

@@ -75,3 +75,15 @@ func TestDistinctReturnsDifferentFreePorts(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+func TestCheckFree(t *testing.T) {
+	t.Parallel()
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	err = CheckFree(t.Context(), addr)
+	require.ErrorIs(t, err, ErrInUse)
+	require.EqualError(t, err, addr+" is held by another program: port in use")
+	require.NoError(t, l.Close())
+	require.NoError(t, CheckFree(t.Context(), addr), "a closed listener's port is free again")
+}

@@ -15,7 +15,6 @@ package pgcluster
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -27,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -403,18 +404,10 @@ func (c *Cluster) Running() (int, bool) {
 	return pid, true
 }
 
-// ErrPortInUse means another program listens on the cluster's port.
-var ErrPortInUse = errors.New("port in use")
-
-// CheckPortFree fails with ErrPortInUse when something else listens on the
-// cluster's address.
-func (c *Cluster) CheckPortFree() error {
-	addr := net.JoinHostPort(c.cfg.Listen, strconv.Itoa(c.cfg.Port))
-	l, err := net.Listen("tcp", addr) //nolint:noctx // an instant local bind, no context to honour
-	if err != nil {
-		return fmt.Errorf("%s: %w by another program", addr, ErrPortInUse)
-	}
-	return l.Close()
+// CheckPortFree fails with freeport.ErrInUse when something else listens
+// on the cluster's address.
+func (c *Cluster) CheckPortFree(ctx context.Context) error {
+	return freeport.CheckFree(ctx, net.JoinHostPort(c.cfg.Listen, strconv.Itoa(c.cfg.Port)))
 }
 
 // Start runs the server in the background with pg_ctl and waits until it
@@ -423,7 +416,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if _, ok := c.Running(); ok {
 		return nil
 	}
-	if err := c.CheckPortFree(); err != nil {
+	if err := c.CheckPortFree(ctx); err != nil {
 		return err
 	}
 	if err := c.touchLog(); err != nil {

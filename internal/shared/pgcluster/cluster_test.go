@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 	"github.com/groundwork-dev/groundwork/internal/shared/pgcluster"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 	"github.com/groundwork-dev/groundwork/internal/shared/tempcluster"
@@ -176,12 +177,12 @@ func TestCheckPortFree(t *testing.T) {
 		DataDir: filepath.Join(dir, "data"), SocketDir: filepath.Join(dir, "run"), LogFile: filepath.Join(dir, "pg.log"), Port: port,
 	})
 	require.NoError(t, err)
-	err = c.CheckPortFree()
-	require.ErrorIs(t, err, pgcluster.ErrPortInUse)
-	require.EqualError(t, err, fmt.Sprintf("127.0.0.1:%d: port in use by another program", port))
+	err = c.CheckPortFree(t.Context())
+	require.ErrorIs(t, err, freeport.ErrInUse)
+	require.EqualError(t, err, fmt.Sprintf("127.0.0.1:%d is held by another program: port in use", port))
 
 	// Start refuses before touching anything.
-	require.ErrorIs(t, c.Start(context.Background()), pgcluster.ErrPortInUse)
+	require.ErrorIs(t, c.Start(context.Background()), freeport.ErrInUse)
 	require.NoFileExists(t, filepath.Join(dir, "pg.log"))
 }
 

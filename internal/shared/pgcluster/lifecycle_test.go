@@ -87,7 +87,7 @@ func TestClusterLifecycle(t *testing.T) {
 
 	for attempt := 1; ; attempt++ {
 		err := c.Start(ctx)
-		if !errors.Is(err, pgcluster.ErrPortInUse) || attempt == 3 {
+		if !errors.Is(err, freeport.ErrInUse) || attempt == 3 {
 			require.NoError(t, err)
 			break
 		}
@@ -104,7 +104,7 @@ func TestClusterLifecycle(t *testing.T) {
 	require.NoError(t, c.Start(ctx), "Start on a running server does nothing")
 	pid2, _ := c.Running()
 	require.Equal(t, pid, pid2)
-	require.ErrorIs(t, c.CheckPortFree(), pgcluster.ErrPortInUse, "the server holds its port")
+	require.ErrorIs(t, c.CheckPortFree(t.Context()), freeport.ErrInUse, "the server holds its port")
 
 	admin, err := c.ConnectSuperuser(ctx, "postgres")
 	require.NoError(t, err)
@@ -142,5 +142,5 @@ func TestClusterLifecycle(t *testing.T) {
 	require.False(t, running)
 	require.NoError(t, c.Stop(ctx), "Stop on a stopped server does nothing")
 	require.NoError(t, c.Reload(ctx), "Reload on a stopped server does nothing")
-	require.NoError(t, c.CheckPortFree())
+	require.NoError(t, c.CheckPortFree(t.Context()))
 }
