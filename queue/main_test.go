@@ -1,12 +1,10 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/logtest"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/queue"
 	"github.com/groundwork-dev/groundwork/queue/queuetest"
@@ -42,7 +41,7 @@ type testBundle struct {
 	pool  *pgxpool.Pool
 	reg   *queue.Registry
 	clock *queuetest.Clock
-	logs  *logBuffer
+	logs  *logtest.Buffer
 	// notes records the keys noteArgs handlers saw, in order.
 	mu    sync.Mutex
 	notes []string
@@ -63,7 +62,7 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	db := pgtest.New(t)
-	b := &testBundle{db: db, pool: db.Pool, reg: queue.NewRegistry(), clock: queuetest.NewClock(t0), logs: &logBuffer{}}
+	b := &testBundle{db: db, pool: db.Pool, reg: queue.NewRegistry(), clock: queuetest.NewClock(t0), logs: &logtest.Buffer{}}
 	require.NoError(t, queue.Register(b.reg, func(_ context.Context, j *queue.Job[noteArgs]) error {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -111,36 +110,6 @@ func (b *testBundle) count(t *testing.T, sql string, args ...any) int {
 	return n
 }
 
-// logBuffer collects a client's log lines (River's included) so a test can
-// require that nothing went wrong.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// errorLines returns the lines logged at ERROR.
-func (l *logBuffer) errorLines() []string {
-	var out []string
-	for _, line := range strings.Split(l.String(), "\n") {
-		if strings.Contains(line, "level=ERROR") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 func inTx(t *testing.T, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
 	t.Helper()
 	return pgx.BeginFunc(context.Background(), pool, fn)
@@ -149,6 +118,6 @@ func inTx(t *testing.T, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
 var errRollback = fmt.Errorf("roll back on purpose")
 
 // loggerTo logs at info and above to w, as text.
-func loggerTo(w *logBuffer) *slog.Logger {
+func loggerTo(w *logtest.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }

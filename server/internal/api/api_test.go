@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,20 +19,10 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/messenger"
 	"github.com/groundwork-dev/groundwork/server/internal/policy"
 	"github.com/groundwork-dev/groundwork/server/internal/store"
+	"github.com/groundwork-dev/groundwork/server/internal/uuidtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// newID returns a random UUID (version 4) in canonical text form.
-func newID(t testing.TB) string {
-	t.Helper()
-	var b [16]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
 
 type testBundle struct {
 	db       *pgtest.DB
@@ -53,8 +42,8 @@ func setup(t *testing.T) *testBundle {
 		db:       db,
 		accounts: api.NewAccounts(m),
 		users:    api.NewUsers(m),
-		alice:    identity.User{ID: newID(t), Email: "alice@example.com", DisplayName: "Alice", SessionID: "s-alice"},
-		bob:      identity.User{ID: newID(t), Email: "bob@example.com", SessionID: "s-bob"},
+		alice:    identity.User{ID: uuidtest.New(t), Email: "alice@example.com", DisplayName: "Alice", SessionID: "s-alice"},
+		bob:      identity.User{ID: uuidtest.New(t), Email: "bob@example.com", SessionID: "s-bob"},
 	}
 	for _, u := range []identity.User{b.alice, b.bob} {
 		require.NoError(t, userStore.Upsert(context.Background(), u))
@@ -157,7 +146,7 @@ func TestGetAccount(t *testing.T) {
 
 	_, err = b.accounts.GetAccount(as(b.bob), &groundworkv1.GetAccountRequest{Id: acc.GetId()})
 	requireCode(t, err, codes.NotFound, "account not found")
-	_, err = b.accounts.GetAccount(as(b.alice), &groundworkv1.GetAccountRequest{Id: newID(t)})
+	_, err = b.accounts.GetAccount(as(b.alice), &groundworkv1.GetAccountRequest{Id: uuidtest.New(t)})
 	requireCode(t, err, codes.NotFound, "account not found")
 
 	_, err = b.accounts.GetAccount(as(b.alice), &groundworkv1.GetAccountRequest{})
@@ -324,7 +313,7 @@ func TestGetMe(t *testing.T) {
 	assert.True(t, u.GetCreateTime().AsTime().Equal(u.GetUpdateTime().AsTime()))
 
 	// An identity without a users row (deleted since the auth layer ran).
-	_, err = b.users.GetMe(as(identity.User{ID: newID(t), Email: "gone@example.com"}), &groundworkv1.GetMeRequest{})
+	_, err = b.users.GetMe(as(identity.User{ID: uuidtest.New(t), Email: "gone@example.com"}), &groundworkv1.GetMeRequest{})
 	requireCode(t, err, codes.NotFound, "user not found")
 }
 
@@ -360,11 +349,11 @@ func TestEveryRPCNeedsAnIdentity(t *testing.T) {
 			return err
 		},
 		"GetAccountExport": func() error {
-			_, err := b.accounts.GetAccountExport(ctx, &groundworkv1.GetAccountExportRequest{AccountId: acc.GetId(), Id: newID(t)})
+			_, err := b.accounts.GetAccountExport(ctx, &groundworkv1.GetAccountExportRequest{AccountId: acc.GetId(), Id: uuidtest.New(t)})
 			return err
 		},
 		"DownloadAccountExport": func() error {
-			_, err := b.accounts.DownloadAccountExport(ctx, &groundworkv1.DownloadAccountExportRequest{AccountId: acc.GetId(), Id: newID(t)})
+			_, err := b.accounts.DownloadAccountExport(ctx, &groundworkv1.DownloadAccountExportRequest{AccountId: acc.GetId(), Id: uuidtest.New(t)})
 			return err
 		},
 		// Even bad input: UNAUTHENTICATED comes before any other check.

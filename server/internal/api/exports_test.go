@@ -11,6 +11,7 @@ import (
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/store"
+	"github.com/groundwork-dev/groundwork/server/internal/uuidtest"
 )
 
 func (b *testBundle) createExport(t *testing.T, u identity.User, accountID string) *groundworkv1.AccountExport {
@@ -89,13 +90,13 @@ func TestAccountExportsOfOthersAreNotFound(t *testing.T) {
 
 	_, err := b.accounts.CreateAccountExport(as(b.bob), &groundworkv1.CreateAccountExportRequest{AccountId: acc.GetId()})
 	requireCode(t, err, codes.NotFound, "account not found")
-	_, err = b.accounts.CreateAccountExport(as(b.alice), &groundworkv1.CreateAccountExportRequest{AccountId: newID(t)})
+	_, err = b.accounts.CreateAccountExport(as(b.alice), &groundworkv1.CreateAccountExportRequest{AccountId: uuidtest.New(t)})
 	requireCode(t, err, codes.NotFound, "account not found")
 	_, err = b.accounts.GetAccountExport(as(b.bob), &groundworkv1.GetAccountExportRequest{AccountId: acc.GetId(), Id: e.GetId()})
 	requireCode(t, err, codes.NotFound, "account export not found")
 	_, err = b.download(b.bob, acc.GetId(), e.GetId())
 	requireCode(t, err, codes.NotFound, "account export not found")
-	_, err = b.accounts.GetAccountExport(as(b.alice), &groundworkv1.GetAccountExportRequest{AccountId: acc.GetId(), Id: newID(t)})
+	_, err = b.accounts.GetAccountExport(as(b.alice), &groundworkv1.GetAccountExportRequest{AccountId: acc.GetId(), Id: uuidtest.New(t)})
 	requireCode(t, err, codes.NotFound, "account export not found")
 
 	_, err = b.accounts.DeleteAccount(as(b.alice), &groundworkv1.DeleteAccountRequest{Id: acc.GetId()})
@@ -110,7 +111,7 @@ func TestAccountExportsBadInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	acc := b.create(t, b.alice, "Acme").GetId()
-	good := newID(t)
+	good := uuidtest.New(t)
 	for _, bad := range []string{"", "42", "not-a-uuid", good + "0", "{" + good + "}", "9b2d6a8e3f1c4f7a9f5e2a6c1d8b7e40"} {
 		_, err := b.accounts.CreateAccountExport(as(b.alice), &groundworkv1.CreateAccountExportRequest{AccountId: bad})
 		requireInvalid(t, err, "account_id")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/server/internal/auth"
+	"github.com/groundwork-dev/groundwork/server/internal/clocktest"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
 )
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type testBundle struct {
 	k     *kratostest.Kratos
 	v     *auth.Verifier
-	clock *fakeClock
+	clock *clocktest.Clock
 	calls *countingTransport // requests to Kratos
 	seen  *recorder          // OnAuthenticated calls
 }
@@ -36,7 +37,7 @@ func setup(t *testing.T, k *kratostest.Kratos, opts ...auth.Option) *testBundle 
 	t.Helper()
 	b := &testBundle{
 		k:     k,
-		clock: &fakeClock{now: time.Now()},
+		clock: clocktest.New(),
 		calls: &countingTransport{next: http.DefaultTransport},
 		seen:  &recorder{},
 	}
@@ -502,29 +503,6 @@ func TestNewVerifierRejectsBadConfig(t *testing.T) {
 }
 
 // --- helpers -------------------------------------------------------------
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 type countingTransport struct {
 	n    atomic.Int64

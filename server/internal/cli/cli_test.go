@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -23,10 +22,12 @@ import (
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/logtest"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/ops"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
 	"github.com/groundwork-dev/groundwork/server/internal/transport"
 )
@@ -66,30 +67,12 @@ func (s *slowUsers) GetMe(ctx context.Context, _ *groundworkv1.GetMeRequest) (*g
 	return &groundworkv1.GetMeResponse{User: &groundworkv1.User{Id: u.ID}}, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testBundle is a running `server serve`.
 type testBundle struct {
 	tree   tlsfilestest.Tree
 	users  *slowUsers
 	closed chan struct{} // closed by API.Close
-	stderr *syncBuffer
+	stderr *logtest.Buffer
 	addrs  Addrs
 	cancel context.CancelFunc
 	done   chan struct{} // closed when serve has returned
@@ -119,7 +102,7 @@ func startWith(t *testing.T, envm map[string]string, tree tlsfilestest.Tree, bui
 	t.Helper()
 	b := &testBundle{
 		tree: tree, users: &slowUsers{started: make(chan struct{}), release: make(chan struct{})},
-		closed: make(chan struct{}), stderr: &syncBuffer{}, done: make(chan struct{}),
+		closed: make(chan struct{}), stderr: &logtest.Buffer{}, done: make(chan struct{}),
 	}
 	fake := func(_ context.Context, d Deps) (API, error) {
 		if d.Pool == nil || d.Logger == nil || d.Registerer == nil {
@@ -166,17 +149,7 @@ func (b *testBundle) exit() int {
 
 func (b *testBundle) get(t *testing.T, base net.Addr, path string, header map[string]string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+base.String()+path, nil)
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
+	return requesttest.Get(t, "http://"+base.String()+path, header)
 }
 
 func (b *testBundle) dial(t *testing.T) *grpc.ClientConn {
@@ -397,7 +370,7 @@ func TestServeFailsOnBadFiles(t *testing.T) {
 			t.Parallel()
 			e := env(tree, db.URL)
 			tc.change(e)
-			var stderr syncBuffer
+			var stderr logtest.Buffer
 			code := run(t.Context(), []string{"serve"}, func(k string) string { return e[k] }, io.Discard, &stderr,
 				options{build: func(context.Context, Deps) (API, error) {
 					return API{Services: transport.Services{

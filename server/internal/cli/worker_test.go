@@ -12,12 +12,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/logtest"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/queue"
 	"github.com/groundwork-dev/groundwork/server/internal/account"
 	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 	"github.com/groundwork-dev/groundwork/server/internal/store"
 )
 
@@ -35,7 +37,7 @@ type workerBundle struct {
 	q       *queue.Client
 	owner   string
 	acc     account.Account
-	stderr  *syncBuffer
+	stderr  *logtest.Buffer
 	ops     string // http://host:port
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -51,7 +53,7 @@ func startWorker(t *testing.T, extra map[string]string) *workerBundle {
 	require.NoError(t, err)
 	q, err := queue.New(queue.Config{Pool: db.Pool, Registry: reg})
 	require.NoError(t, err)
-	b := &workerBundle{db: db, q: q, owner: "6f1f4a0e-8a4b-4c1e-9d3a-0b7c2e5f9a11", stderr: &syncBuffer{}, done: make(chan struct{})}
+	b := &workerBundle{db: db, q: q, owner: "6f1f4a0e-8a4b-4c1e-9d3a-0b7c2e5f9a11", stderr: &logtest.Buffer{}, done: make(chan struct{})}
 	require.NoError(t, store.NewUsers(db.Pool).Upsert(ctx, identity.User{ID: b.owner, Email: "alice@example.com"}))
 	b.acc, err = store.NewAccounts(db.Pool).HandleCreateAccount(ctx, account.Create{Owner: b.owner, Name: "Acme"})
 	require.NoError(t, err)
@@ -94,14 +96,7 @@ func startWorker(t *testing.T, extra map[string]string) *workerBundle {
 
 func (b *workerBundle) get(t *testing.T, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, b.ops+path, nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
+	return requesttest.Get(t, b.ops+path, nil)
 }
 
 // logLines decodes the worker's JSON log.
@@ -270,7 +265,7 @@ func TestWorkerUsage(t *testing.T) {
 func TestWorkerFailsOnARejectedLogin(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	url := strings.Replace(db.URL, "db-server-tls", "db-kratos-tls", 2)
 	code := run(t.Context(), []string{"worker"}, func(k string) string {
 		return map[string]string{"DATABASE_URL": url, "OPS_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}[k]

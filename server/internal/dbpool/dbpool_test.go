@@ -16,6 +16,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
+	"github.com/groundwork-dev/groundwork/server/internal/clocktest"
 	"github.com/groundwork-dev/groundwork/server/internal/dbpool"
 	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/ops"
@@ -116,7 +117,7 @@ func TestNewConnectionsUseARenewedClientCertificate(t *testing.T) {
 	q.Set("sslkey", paths.Key)
 	u.RawQuery = q.Encode()
 
-	clock := tlsfilestest.NewClock()
+	clock := clocktest.New()
 	pool := open(t, u.String(), dbpool.Options{Files: tlsfiles.Options{Now: clock.Now}})
 
 	old := tree.Cert(t, leaf)

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 )
 
 // worker is a running `server worker` on the server's database.
@@ -174,29 +174,21 @@ func TestRiverUIOnTheOpsPort(t *testing.T) {
 	_, userSession := registerAPI(t, k)
 	s := startServer(t, serverOptions{kratos: k, operators: []string{opSession.IdentityID}})
 
-	call := func(path string, header http.Header) (int, string) {
+	call := func(path string, header map[string]string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.opsURL+path, nil)
-		require.NoError(t, err)
-		req.Header = header
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(b)
+		return requesttest.Get(t, s.opsURL+path, header)
 	}
 	for _, path := range []string{"/riverui/", "/riverui/api/jobs?state=available"} {
 		code, body := call(path, nil)
 		require.Equal(t, http.StatusUnauthorized, code, "no session: %s", body)
-		code, body = call(path, http.Header{"X-Session-Token": {"not-a-session"}})
+		code, body = call(path, map[string]string{"X-Session-Token": "not-a-session"})
 		require.Equal(t, http.StatusUnauthorized, code, "a bad session: %s", body)
-		code, body = call(path, http.Header{"X-Session-Token": {userSession.Token}})
+		code, body = call(path, map[string]string{"X-Session-Token": userSession.Token})
 		require.Equal(t, http.StatusForbidden, code, "a user who is no operator: %s", body)
 
-		code, body = call(path, http.Header{"X-Session-Token": {opToken.Token}})
+		code, body = call(path, map[string]string{"X-Session-Token": opToken.Token})
 		require.Equal(t, http.StatusOK, code, "the operator's token: %s", body)
-		code, body = call(path, http.Header{"Cookie": {opSession.Cookie.Name + "=" + opSession.Cookie.Value}})
+		code, body = call(path, map[string]string{"Cookie": opSession.Cookie.Name + "=" + opSession.Cookie.Value})
 		require.Equal(t, http.StatusOK, code, "the operator's browser: %s", body)
 		if strings.HasSuffix(path, "/") {
 			require.Contains(t, body, "<!doctype html>")

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -28,6 +27,7 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/cli"
 	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
 )
 
@@ -382,12 +382,5 @@ func pipe(a, b net.Conn) {
 // get sends a GET and returns the status and body.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
+	return requesttest.Get(t, url, nil)
 }

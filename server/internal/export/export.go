@@ -133,13 +133,8 @@ type Download struct {
 	ID        string
 }
 
-// Validate checks both IDs, reporting both if both are wrong.
-func (d Download) Validate() error {
-	var vs invalid.Violations
-	checkID(&vs, "account_id", d.AccountID)
-	checkID(&vs, "id", d.ID)
-	return vs.Err()
-}
+// Validate checks both IDs as Get does.
+func (d Download) Validate() error { return Get(d).Validate() }
 
 // checkID records what is wrong with an ID in field.
 func checkID(vs *invalid.Violations, field, id string) {

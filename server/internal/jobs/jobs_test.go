@@ -2,10 +2,8 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -21,18 +19,8 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/store"
+	"github.com/groundwork-dev/groundwork/server/internal/uuidtest"
 )
-
-// newID returns a random UUID (version 4) in canonical text form.
-func newID(t testing.TB) string {
-	t.Helper()
-	var b [16]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
 
 // exportedAt is the fixed clock of the export documents.
 var exportedAt = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -52,7 +40,7 @@ func setup(t *testing.T, lister jobs.IdentityLister) *testBundle {
 	db := pgtest.New(t)
 	reg, err := jobs.NewRegistry(jobs.Deps{DB: db.Pool, Identities: lister, Now: func() time.Time { return exportedAt }})
 	require.NoError(t, err)
-	b := &testBundle{db: db, clock: queuetest.NewClock(time.Now()), alice: identity.User{ID: newID(t), Email: "alice@example.com", DisplayName: "Alice"}}
+	b := &testBundle{db: db, clock: queuetest.NewClock(time.Now()), alice: identity.User{ID: uuidtest.New(t), Email: "alice@example.com", DisplayName: "Alice"}}
 	b.q, err = queue.New(queue.Config{
 		Pool: db.Pool, Registry: reg, Clock: b.clock,
 		Queues: map[string]queue.QueueConfig{queue.QueueDefault: {MaxWorkers: 1}},
@@ -78,16 +66,25 @@ func (b *testBundle) accountExists(t *testing.T, id string) bool {
 
 const grace = 7 * 24 * time.Hour
 
+// deleteAccount creates an account named name and soft-deletes it through
+// the store with jobs.AfterDelete as its hook, as the server wires it: its
+// purge job is enqueued, due after grace.
+func (b *testBundle) deleteAccount(t *testing.T, name string) account.Account {
+	t.Helper()
+	acc := b.createAccount(t, name)
+	accounts := store.NewAccounts(b.db.Pool, store.WithAfterDelete(jobs.AfterDelete(b.q, grace)))
+	_, err := accounts.HandleDeleteAccount(context.Background(), account.Delete{Owner: b.alice.ID, ID: acc.ID})
+	require.NoError(t, err)
+	return acc
+}
+
 func TestPurgeIsEnqueuedWithTheDelete(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	accounts := store.NewAccounts(b.db.Pool, store.WithAfterDelete(jobs.AfterDelete(b.q, grace)))
-	acc := b.createAccount(t, "Acme")
+	acc := b.deleteAccount(t, "Acme")
 
-	_, err := accounts.HandleDeleteAccount(ctx, account.Delete{Owner: b.alice.ID, ID: acc.ID})
-	require.NoError(t, err)
-	deletedAt, deleted, err := accounts.DeletedAt(ctx, acc.ID)
+	deletedAt, deleted, err := store.NewAccounts(b.db.Pool).DeletedAt(ctx, acc.ID)
 	require.NoError(t, err)
 	require.True(t, deleted)
 	queuetest.RequireEnqueued(t, b.db.Pool, jobs.KindPurge, &queuetest.Want{
@@ -161,11 +158,8 @@ func TestPurgeLeavesARestoredAccount(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	accounts := store.NewAccounts(b.db.Pool, store.WithAfterDelete(jobs.AfterDelete(b.q, grace)))
-	acc := b.createAccount(t, "Acme")
-	_, err := accounts.HandleDeleteAccount(ctx, account.Delete{Owner: b.alice.ID, ID: acc.ID})
-	require.NoError(t, err)
-	_, err = b.db.Pool.Exec(ctx, `UPDATE accounts SET deleted_at = NULL WHERE id = $1`, acc.ID) // restored by support
+	acc := b.deleteAccount(t, "Acme")
+	_, err := b.db.Pool.Exec(ctx, `UPDATE accounts SET deleted_at = NULL WHERE id = $1`, acc.ID) // restored by support
 	require.NoError(t, err)
 
 	b.clock.Advance(grace + time.Minute)
@@ -185,6 +179,17 @@ func TestPurgeBadArgsAreCancelled(t *testing.T) {
 	assert.Contains(t, job.Errors[len(job.Errors)-1].Error, "bad arguments")
 }
 
+// requestExport creates an export of the account through the store with
+// jobs.AfterCreateExport as its hook, as the API does: the export job is
+// enqueued in the same transaction.
+func (b *testBundle) requestExport(t *testing.T, accountID string) export.Export {
+	t.Helper()
+	e, err := store.NewExports(b.db.Pool, store.WithAfterCreateExport(jobs.AfterCreateExport(b.q))).
+		HandleCreateAccountExport(context.Background(), export.Create{Owner: b.alice.ID, AccountID: accountID})
+	require.NoError(t, err)
+	return e
+}
+
 func (b *testBundle) export(t *testing.T, accountID, id string) export.Export {
 	t.Helper()
 	e, err := store.NewExports(b.db.Pool).HandleGetAccountExport(context.Background(), export.Get{Owner: b.alice.ID, AccountID: accountID, ID: id})
@@ -196,11 +201,10 @@ func TestExportJob(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	exports := store.NewExports(b.db.Pool, store.WithAfterCreateExport(jobs.AfterCreateExport(b.q)))
+	exports := store.NewExports(b.db.Pool)
 	acc := b.createAccount(t, "Acme")
 
-	e, err := exports.HandleCreateAccountExport(ctx, export.Create{Owner: b.alice.ID, AccountID: acc.ID})
-	require.NoError(t, err)
+	e := b.requestExport(t, acc.ID)
 	queuetest.RequireEnqueued(t, b.db.Pool, jobs.KindExport, &queuetest.Want{Args: jobs.ExportArgs{ExportID: e.ID}, State: queue.StateAvailable})
 
 	job := queuetest.WorkOne(t, b.q, jobs.KindExport)
@@ -238,11 +242,9 @@ func TestExportOfADeletedAccountFails(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	exports := store.NewExports(b.db.Pool, store.WithAfterCreateExport(jobs.AfterCreateExport(b.q)))
 	acc := b.createAccount(t, "Acme")
-	e, err := exports.HandleCreateAccountExport(ctx, export.Create{Owner: b.alice.ID, AccountID: acc.ID})
-	require.NoError(t, err)
-	_, err = store.NewAccounts(b.db.Pool).HandleDeleteAccount(ctx, account.Delete{Owner: b.alice.ID, ID: acc.ID})
+	e := b.requestExport(t, acc.ID)
+	_, err := store.NewAccounts(b.db.Pool).HandleDeleteAccount(ctx, account.Delete{Owner: b.alice.ID, ID: acc.ID})
 	require.NoError(t, err)
 
 	job := queuetest.WorkOne(t, b.q, jobs.KindExport)
@@ -257,7 +259,7 @@ func TestExportOfADeletedAccountFails(t *testing.T) {
 func TestExportJobOfAPurgedExportIsDone(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	_, err := b.q.Enqueue(context.Background(), jobs.ExportArgs{ExportID: newID(t)}, nil)
+	_, err := b.q.Enqueue(context.Background(), jobs.ExportArgs{ExportID: uuidtest.New(t)}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, queue.StateCompleted, queuetest.WorkOne(t, b.q, jobs.KindExport).State, "nothing to do")
 
@@ -291,14 +293,9 @@ func TestSweepFailsExportsWhoseJobCannotRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	exports := store.NewExports(b.db.Pool, store.WithAfterCreateExport(jobs.AfterCreateExport(b.q)))
-	create := func(name string) export.Export {
-		e, err := exports.HandleCreateAccountExport(ctx, export.Create{Owner: b.alice.ID, AccountID: b.createAccount(t, name).ID})
-		require.NoError(t, err)
-		return e
-	}
+	create := func(name string) export.Export { return b.requestExport(t, b.createAccount(t, name).ID) }
 	abandoned, gone, live := create("Abandoned"), create("Gone"), create("Live")
-	_, ok, err := exports.Start(ctx, abandoned.ID)
+	_, ok, err := store.NewExports(b.db.Pool).Start(ctx, abandoned.ID)
 	require.NoError(t, err)
 	require.True(t, ok)
 	_, err = b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now() WHERE args->>'export_id' = $1`, abandoned.ID)

@@ -17,6 +17,7 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
 	"github.com/groundwork-dev/groundwork/server/internal/store"
+	"github.com/groundwork-dev/groundwork/server/internal/uuidtest"
 )
 
 // pageCounter counts the pages a listing takes.
@@ -152,8 +153,8 @@ func TestReconcileEdges(t *testing.T) {
 	b := setup(t, nil)
 	ctx := t.Context()
 	deps := func(l jobs.IdentityLister) jobs.Deps { return jobs.Deps{DB: b.db.Pool, Identities: l} }
-	bob := identity.User{ID: newID(t), Email: "bob@example.com", DisplayName: "Bob"}
-	noEmail := identity.User{ID: newID(t)}
+	bob := identity.User{ID: uuidtest.New(t), Email: "bob@example.com", DisplayName: "Bob"}
+	noEmail := identity.User{ID: uuidtest.New(t)}
 
 	t.Run("Kratos lists nobody: nothing is marked", func(t *testing.T) {
 		res, err := jobs.Reconcile(ctx, deps(staticLister{}))

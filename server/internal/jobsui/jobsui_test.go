@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/jobsui"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 	"github.com/groundwork-dev/groundwork/server/internal/transport"
 )
 
@@ -84,16 +84,7 @@ func setup(t *testing.T, operators []string) *testBundle {
 
 func (b *testBundle) do(t *testing.T, method, path string, body string, header map[string]string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, b.srv.URL+path, strings.NewReader(body))
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	resp, out := requesttest.Do(t, method, b.srv.URL+path, body, header)
 	return resp.StatusCode, resp.Header, string(out)
 }
 

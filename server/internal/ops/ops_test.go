@@ -3,7 +3,6 @@ package ops_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/server/internal/ops"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 )
 
 // switchCheck fails while its error is set.
@@ -55,12 +55,7 @@ func setup(t *testing.T) *testBundle {
 
 func (b *testBundle) get(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(b.srv.URL + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
+	return requesttest.Get(t, b.srv.URL+path, nil)
 }
 
 func TestHealthz(t *testing.T) {

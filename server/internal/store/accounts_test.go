@@ -18,6 +18,7 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/invalid"
 	"github.com/groundwork-dev/groundwork/server/internal/store"
 	"github.com/groundwork-dev/groundwork/server/internal/user"
+	"github.com/groundwork-dev/groundwork/server/internal/uuidtest"
 )
 
 func (b *testBundle) create(t *testing.T, owner, name string) account.Account {
@@ -169,14 +170,14 @@ func TestAccountsOtherOwnerIsNotFound(t *testing.T) {
 	assert.Equal(t, acc, got)
 
 	// An ID that exists nowhere reads the same.
-	_, err = b.accounts.HandleGetAccount(ctx, account.Get{Owner: b.alice, ID: newID(t)})
+	_, err = b.accounts.HandleGetAccount(ctx, account.Get{Owner: b.alice, ID: uuidtest.New(t)})
 	require.ErrorIs(t, err, account.ErrNotFound)
 }
 
 func TestAccountsCreateForUnknownOwner(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.accounts.HandleCreateAccount(context.Background(), account.Create{Owner: newID(t), Name: "Orphan"})
+	_, err := b.accounts.HandleCreateAccount(context.Background(), account.Create{Owner: uuidtest.New(t), Name: "Orphan"})
 	require.ErrorIs(t, err, user.ErrNotFound)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/groundwork-dev/groundwork/server/internal/account"
 	"github.com/groundwork-dev/groundwork/server/internal/export"
 	"github.com/groundwork-dev/groundwork/server/internal/store"
+	"github.com/groundwork-dev/groundwork/server/internal/uuidtest"
 )
 
 func (b *testBundle) exports(opts ...store.ExportsOption) *store.Exports {
@@ -89,13 +90,13 @@ func TestExportsAreScopedToTheOwnersLiveAccount(t *testing.T) {
 
 	_, err := b.exports().HandleCreateAccountExport(ctx, export.Create{Owner: b.bob, AccountID: acc.ID})
 	require.ErrorIs(t, err, account.ErrNotFound, "bob cannot export alice's account")
-	_, err = b.exports().HandleCreateAccountExport(ctx, export.Create{Owner: b.alice, AccountID: newID(t)})
+	_, err = b.exports().HandleCreateAccountExport(ctx, export.Create{Owner: b.alice, AccountID: uuidtest.New(t)})
 	require.ErrorIs(t, err, account.ErrNotFound)
 
 	for name, msg := range map[string]export.Get{
 		"other owner":   {Owner: b.bob, AccountID: acc.ID, ID: e.ID},
 		"wrong account": {Owner: b.alice, AccountID: other.ID, ID: e.ID},
-		"no such id":    {Owner: b.alice, AccountID: acc.ID, ID: newID(t)},
+		"no such id":    {Owner: b.alice, AccountID: acc.ID, ID: uuidtest.New(t)},
 	} {
 		_, err := b.exports().HandleGetAccountExport(ctx, msg)
 		require.ErrorIs(t, err, export.ErrNotFound, name)
@@ -194,7 +195,7 @@ func TestExportsStateMachine(t *testing.T) {
 	require.NoError(t, x.Fail(ctx, e.ID, "again"))
 	assert.Equal(t, failed, get(e.ID))
 
-	_, ok, err = x.Start(ctx, newID(t))
+	_, ok, err = x.Start(ctx, uuidtest.New(t))
 	require.NoError(t, err)
 	assert.False(t, ok, "no such export")
 
@@ -207,7 +208,7 @@ func TestExportsStateMachine(t *testing.T) {
 	src, err = x.Source(ctx, acc.ID)
 	require.NoError(t, err)
 	assert.True(t, src.Deleted)
-	_, err = x.Source(ctx, newID(t))
+	_, err = x.Source(ctx, uuidtest.New(t))
 	require.ErrorIs(t, err, account.ErrNotFound)
 }
 

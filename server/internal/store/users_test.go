@@ -10,6 +10,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/user"
+	"github.com/groundwork-dev/groundwork/server/internal/uuidtest"
 )
 
 func TestUsersUpsertAndGet(t *testing.T) {
@@ -48,7 +49,7 @@ func TestUsersUpsertAndGet(t *testing.T) {
 func TestUsersGetMissing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.users.HandleGetUser(context.Background(), user.Get{ID: newID(t)})
+	_, err := b.users.HandleGetUser(context.Background(), user.Get{ID: uuidtest.New(t)})
 	require.ErrorIs(t, err, user.ErrNotFound)
 }
 
@@ -56,7 +57,7 @@ func TestUsersUpsertRejectsBadIdentities(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	id := newID(t)
+	id := uuidtest.New(t)
 	require.ErrorContains(t, b.users.Upsert(ctx, identity.User{ID: id}), "no email")
 	require.Error(t, b.users.Upsert(ctx, identity.User{ID: "not-a-uuid", Email: "x@example.com"}))
 	_, err := b.users.HandleGetUser(ctx, user.Get{ID: id})
@@ -79,7 +80,7 @@ func TestUsersUpsertManyAndMarkDeleted(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 
-	carol := newID(t)
+	carol := uuidtest.New(t)
 	n, err := b.users.UpsertMany(ctx, []identity.User{
 		{ID: b.alice, Email: "alice@example.com", DisplayName: "Alice"}, // unchanged
 		{ID: b.bob, Email: "bob@example.org"},                           // changed
@@ -94,14 +95,14 @@ func TestUsersUpsertManyAndMarkDeleted(t *testing.T) {
 	n, err = b.users.UpsertMany(ctx, nil)
 	require.NoError(t, err)
 	assert.Zero(t, n)
-	_, err = b.users.UpsertMany(ctx, []identity.User{{ID: newID(t), Email: "x@example.com"}, {ID: newID(t)}})
+	_, err = b.users.UpsertMany(ctx, []identity.User{{ID: uuidtest.New(t), Email: "x@example.com"}, {ID: uuidtest.New(t)}})
 	require.ErrorContains(t, err, "has no email")
 
 	// The listing began after every row so far; bob is missing from it.
 	since, err := b.users.Now(ctx)
 	require.NoError(t, err)
 	// dave registers while the listing runs: his row is younger than it.
-	dave := newID(t)
+	dave := uuidtest.New(t)
 	require.NoError(t, b.users.Upsert(ctx, identity.User{ID: dave, Email: "dave@example.com"}))
 
 	marked, err := b.users.MarkIdentitiesDeleted(ctx, []string{b.alice, carol}, since)

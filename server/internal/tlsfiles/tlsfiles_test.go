@@ -1,7 +1,6 @@
 package tlsfiles_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
@@ -13,21 +12,23 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/logtest"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
+	"github.com/groundwork-dev/groundwork/server/internal/clocktest"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
 )
 
 type testBundle struct {
 	tree  tlsfilestest.Tree
-	clock *tlsfilestest.Clock
-	logs  *syncBuffer
+	clock *clocktest.Clock
+	logs  *logtest.Buffer
 	opts  tlsfiles.Options
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{tree: tlsfilestest.New(t), clock: tlsfilestest.NewClock(), logs: &syncBuffer{}}
+	b := &testBundle{tree: tlsfilestest.New(t), clock: clocktest.New(), logs: &logtest.Buffer{}}
 	b.opts = tlsfiles.Options{Now: b.clock.Now, Logger: slog.New(slog.NewTextHandler(b.logs, nil))}
 	return b
 }
@@ -182,22 +183,4 @@ func copyFile(t *testing.T, from, to string) {
 	tmp := to + ".tmp"
 	require.NoError(t, os.WriteFile(tmp, b, 0o644))
 	require.NoError(t, os.Rename(tmp, to))
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

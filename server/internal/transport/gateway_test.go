@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
 	"github.com/groundwork-dev/groundwork/server/internal/transport"
@@ -30,20 +31,7 @@ func requestTo(t *testing.T, gw *transport.Gateway, method, path string, header 
 
 func send(t *testing.T, gw *transport.Gateway, method, path, body string, header map[string]string) (int, map[string]any) {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, "http://"+gw.Addr().String()+path, r)
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	resp, raw := requesttest.Do(t, method, "http://"+gw.Addr().String()+path, body, header)
 	var out map[string]any
 	require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
 	if resp.StatusCode >= 400 {
@@ -113,7 +101,7 @@ func TestGatewayForwardsCredentials(t *testing.T) {
 	t.Run("gateway requests pass the gRPC interceptors over mTLS", func(t *testing.T) {
 		code, _ := b.request(t, http.MethodGet, "/api/v1/me", "", map[string]string{"X-Session-Token": goodToken})
 		require.Equal(t, http.StatusOK, code)
-		require.NotEmpty(t, b.logs.lines("msg=rpc", "method=/groundwork.v1.UserService/GetMe", "peer_cn=gateway", "forwarded_for=127.0.0.1"))
+		require.NotEmpty(t, b.logs.Lines("msg=rpc", "method=/groundwork.v1.UserService/GetMe", "peer_cn=gateway", "forwarded_for=127.0.0.1"))
 	})
 }
 

@@ -163,13 +163,13 @@ func TestAuthentication(t *testing.T) {
 		resp, err := users.GetMe(withToken(t.Context(), goodToken), &groundworkv1.GetMeRequest{})
 		require.NoError(t, err)
 		require.Equal(t, userID, resp.GetUser().GetId())
-		require.NotEmpty(t, b.logs.lines("method=/groundwork.v1.UserService/GetMe", "code=OK", "user_id="+userID, "peer_cn=test-client", "peer=127.0.0.1:"))
+		require.NotEmpty(t, b.logs.Lines("method=/groundwork.v1.UserService/GetMe", "code=OK", "user_id="+userID, "peer_cn=test-client", "peer=127.0.0.1:"))
 	})
 	t.Run("an undecidable session is UNAVAILABLE and the cause is logged, not sent", func(t *testing.T) {
 		_, err := users.GetMe(withToken(t.Context(), brokenToken), &groundworkv1.GetMeRequest{})
 		require.Equal(t, codes.Unavailable, status.Code(err))
 		require.Equal(t, "authentication is unavailable, try again", status.Convert(err).Message())
-		require.Len(t, b.logs.lines("code=Unavailable", `auth_error="ask kratos: i/o timeout"`), 1, b.logs.String())
+		require.Len(t, b.logs.Lines("code=Unavailable", `auth_error="ask kratos: i/o timeout"`), 1, b.logs.String())
 	})
 	t.Run("Bearer authorization", func(t *testing.T) {
 		ctx := metadataCtx(t.Context(), transport.MDAuthorization, "Bearer "+goodToken)
@@ -193,7 +193,7 @@ func TestTheCauseOfAnErrorIsLoggedNotSent(t *testing.T) {
 	_, err := users.GetMe(withToken(t.Context(), goodToken), &groundworkv1.GetMeRequest{})
 	require.Equal(t, codes.Internal, status.Code(err))
 	require.Equal(t, "internal error", status.Convert(err).Message())
-	require.Len(t, b.logs.lines("level=ERROR", "code=Internal", `error="internal error"`, `cause="list accounts: connection refused"`), 1, b.logs.String())
+	require.Len(t, b.logs.Lines("level=ERROR", "code=Internal", `error="internal error"`, `cause="list accounts: connection refused"`), 1, b.logs.String())
 
 	// A plain status error has no cause beyond its message.
 	b.users.getMe = func(context.Context) (*groundworkv1.GetMeResponse, error) {
@@ -201,7 +201,7 @@ func TestTheCauseOfAnErrorIsLoggedNotSent(t *testing.T) {
 	}
 	_, err = users.GetMe(withToken(t.Context(), goodToken), &groundworkv1.GetMeRequest{})
 	require.Equal(t, codes.FailedPrecondition, status.Code(err))
-	line := b.logs.lines("code=FailedPrecondition")
+	line := b.logs.Lines("code=FailedPrecondition")
 	require.Len(t, line, 1)
 	require.Contains(t, line[0], "level=INFO")
 	require.NotContains(t, line[0], "cause=")
@@ -219,8 +219,8 @@ func TestPanicBecomesInternalAndServingGoesOn(t *testing.T) {
 	require.Equal(t, "internal error", status.Convert(err).Message(), "no panic details leak")
 
 	// Logged once, in the request line, with the stack.
-	require.Len(t, b.logs.lines(`panic="handler bug"`), 1, b.logs.String())
-	line := b.logs.lines(`panic="handler bug"`)[0]
+	require.Len(t, b.logs.Lines(`panic="handler bug"`), 1, b.logs.String())
+	line := b.logs.Lines(`panic="handler bug"`)[0]
 	require.Contains(t, line, "level=ERROR")
 	require.Contains(t, line, "code=Internal")
 	require.Contains(t, line, "goroutine ")
@@ -241,7 +241,7 @@ func TestPanicInAnInterceptorIsRecovered(t *testing.T) {
 	users := groundworkv1.NewUserServiceClient(b.dial(t, tlsfilestest.TestClient))
 	_, err := users.GetMe(withToken(t.Context(), "panic-token"), &groundworkv1.GetMeRequest{})
 	require.Equal(t, codes.Internal, status.Code(err))
-	require.Len(t, b.logs.lines("panic in interceptor", `panic="authenticator bug"`), 1, b.logs.String())
+	require.Len(t, b.logs.Lines("panic in interceptor", `panic="authenticator bug"`), 1, b.logs.String())
 
 	_, err = users.GetMe(withToken(t.Context(), goodToken), &groundworkv1.GetMeRequest{})
 	require.NoError(t, err)
@@ -260,7 +260,7 @@ func TestOversizedMessagesAreResourceExhausted(t *testing.T) {
 	// grpc-go refuses it before the interceptors: the refusal is still
 	// logged once and counted.
 	require.Eventually(t, func() bool {
-		return len(b.logs.lines("rpc refused before the interceptors", "method=/groundwork.v1.AccountService/CreateAccount", "code=ResourceExhausted", "peer_cn=test-client")) == 1
+		return len(b.logs.Lines("rpc refused before the interceptors", "method=/groundwork.v1.AccountService/CreateAccount", "code=ResourceExhausted", "peer_cn=test-client")) == 1
 	}, 5*time.Second, 10*time.Millisecond, "no log line for the refused request:\n%s", b.logs.String())
 	require.Contains(t, gatherText(t, b),
 		`grpc_server_refused_total{grpc_code="ResourceExhausted",grpc_method="CreateAccount",grpc_service="groundwork.v1.AccountService"} 1`)
@@ -414,14 +414,14 @@ func TestRequestLogSampling(t *testing.T) {
 	call(brokenToken, 4) // UNAVAILABLE: WARN, never sampled
 
 	const getMe = "method=/groundwork.v1.UserService/GetMe"
-	ok := len(b.logs.lines(getMe, "code=OK"))
-	unauth := len(b.logs.lines(getMe, "code=Unauthenticated"))
+	ok := len(b.logs.Lines(getMe, "code=OK"))
+	unauth := len(b.logs.Lines(getMe, "code=Unauthenticated"))
 	// Two per second and kind: the calls take well under the 5 seconds
 	// that it would take for every success to be written.
 	require.GreaterOrEqual(t, ok, 2, b.logs.String())
 	require.Less(t, ok, 10, b.logs.String())
 	require.GreaterOrEqual(t, unauth, 2, b.logs.String())
-	require.Len(t, b.logs.lines(getMe, "code=Unavailable", "level=WARN"), 4, b.logs.String())
+	require.Len(t, b.logs.Lines(getMe, "code=Unavailable", "level=WARN"), 4, b.logs.String())
 
 	dropped := fmt.Sprintf(`grpc_server_log_lines_sampled_out_total{grpc_method="GetMe",grpc_service="groundwork.v1.UserService"} %d`, 10-ok+3-unauth)
 	require.Contains(t, gatherText(t, b), dropped)

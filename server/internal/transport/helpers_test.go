@@ -20,7 +20,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/logtest"
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
+	"github.com/groundwork-dev/groundwork/server/internal/clocktest"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
@@ -126,11 +128,11 @@ func (f *fakeAccounts) GetAccount(ctx context.Context, req *groundworkv1.GetAcco
 
 type testBundle struct {
 	tree     tlsfilestest.Tree
-	clock    *tlsfilestest.Clock
+	clock    *clocktest.Clock
 	auth     *fakeAuth
 	users    *fakeUsers
 	accounts *fakeAccounts
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 	reg      *prometheus.Registry
 	grpc     *transport.GRPCServer
 	gateway  *transport.Gateway
@@ -148,8 +150,8 @@ type setupOptions struct {
 func setup(t *testing.T, o setupOptions) *testBundle {
 	t.Helper()
 	b := &testBundle{
-		tree: tlsfilestest.New(t), clock: tlsfilestest.NewClock(), auth: &fakeAuth{},
-		users: &fakeUsers{}, accounts: &fakeAccounts{}, logs: &syncBuffer{}, reg: prometheus.NewRegistry(),
+		tree: tlsfilestest.New(t), clock: clocktest.New(), auth: &fakeAuth{},
+		users: &fakeUsers{}, accounts: &fakeAccounts{}, logs: &logtest.Buffer{}, reg: prometheus.NewRegistry(),
 	}
 	if o.maxMessageSize == 0 {
 		o.maxMessageSize = 64 << 10
@@ -246,37 +248,4 @@ func gatherText(t *testing.T, b *testBundle) string {
 		require.NoError(t, err)
 	}
 	return buf.String()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the log lines that contain every one of subs.
-func (s *syncBuffer) lines(subs ...string) []string {
-	var out []string
-	for l := range strings.SplitSeq(s.String(), "\n") {
-		all := l != ""
-		for _, sub := range subs {
-			all = all && strings.Contains(l, sub)
-		}
-		if all {
-			out = append(out, l)
-		}
-	}
-	return out
 }

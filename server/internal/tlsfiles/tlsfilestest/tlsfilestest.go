@@ -1,6 +1,7 @@
 // Package tlsfilestest issues the server's certificate tree for tests, in
-// the layout of cert-manager Secrets (internal/shared/pki), and a clock to move
-// the reloading sources of package tlsfiles forward without sleeping.
+// the layout of cert-manager Secrets (internal/shared/pki). To move the
+// reloading sources of package tlsfiles forward without sleeping, give
+// them a clocktest.Clock as tlsfiles.Options.Now.
 //
 // The tree mirrors the cluster's: server-ca signs the gRPC server's
 // certificate (SAN localhost and 127.0.0.1), the gateway's client
@@ -12,9 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"os"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 )
@@ -108,27 +107,4 @@ func (tr Tree) Reissue(t testing.TB, secret string) *x509.Certificate {
 		t.Fatalf("reissue %s: serial unchanged", secret)
 	}
 	return c
-}
-
-// Clock is a manual clock for tlsfiles.Options.Now.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock set to the real time.
-func NewClock() *Clock { return &Clock{now: time.Now()} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
