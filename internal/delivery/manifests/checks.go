@@ -299,22 +299,7 @@ func (c *checker) containerReferences(p pod, ct *corev1.Container, volumes map[s
 func (c *checker) containerTexts(ns string, ct *corev1.Container) []string {
 	texts := slices.Clone(ct.Args)
 	texts = append(texts, ct.Command...)
-	for _, e := range ct.Env {
-		texts = append(texts, e.Value)
-	}
-	for _, ef := range ct.EnvFrom {
-		if ef.ConfigMapRef == nil {
-			continue
-		}
-		for _, cm := range c.s.ConfigMaps {
-			if cm.Namespace == ns && cm.Name == ef.ConfigMapRef.Name {
-				for _, v := range cm.Data {
-					texts = append(texts, v)
-				}
-			}
-		}
-	}
-	return texts
+	return append(texts, c.envTexts(ns, ct)...)
 }
 
 // pgClusterReferences checks the cert-manager Secrets each PostgreSQL
