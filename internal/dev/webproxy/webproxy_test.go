@@ -11,12 +11,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
+	"github.com/groundwork-dev/groundwork/internal/shared/logtest"
 )
 
 // seen is what a stub upstream answers: who it is and what it received.
@@ -237,15 +240,14 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	port, err := freeport.Pick(ctx)
 	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	var out bytes.Buffer
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	var out logtest.Buffer
 	done := make(chan int, 1)
 	env := map[string]string{"DEVWEB_API": b.api.URL, "DEVWEB_KRATOS": b.kratos.URL, "DEVWEB_DIST": b.dist}
 	go func() {
-		done <- Run(ctx, []string{"--listen", addr}, func(k string) string { return env[k] }, &syncWriter{w: &out}, io.Discard)
+		done <- Run(ctx, []string{"--listen", addr}, func(k string) string { return env[k] }, &out, io.Discard)
 	}()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + addr + "/login")
@@ -257,15 +259,5 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond)
 	cancel()
 	require.Equal(t, 0, <-done)
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+	require.Contains(t, out.String(), addr, "it says where it listens")
 }
