@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 	"github.com/groundwork-dev/groundwork/internal/shared/tempcluster"
 )
@@ -69,11 +71,9 @@ func withCert(p pki.Paths) func(*url.URL, url.Values) {
 // refusedPort returns a port on 127.0.0.1 that nothing listens on.
 func refusedPort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick(t.Context())
 	require.NoError(t, err)
-	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-	require.NoError(t, l.Close())
-	return port
+	return strconv.Itoa(port)
 }
 
 // issueClient signs a client certificate for cn with the cluster's own
