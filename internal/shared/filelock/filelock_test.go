@@ -72,3 +72,16 @@ func TestAcquireExcludesAnotherProcess(t *testing.T) {
 	out, err = exec.CommandContext(t.Context(), flock, "--nonblock", path, "true").CombinedOutput()
 	require.NoError(t, err, strings.TrimSpace(string(out)))
 }
+
+func TestTryAcquireDoesNotWait(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.lock")
+	release, err := TryAcquire(path)
+	require.NoError(t, err)
+	_, err = TryAcquire(path)
+	require.ErrorIs(t, err, ErrHeld)
+	release()
+	again, err := TryAcquire(path)
+	require.NoError(t, err)
+	again()
+}

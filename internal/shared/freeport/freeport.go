@@ -7,6 +7,12 @@
 // server binds it — the caller's own connections to PostgreSQL or Kratos
 // included — and that race failed CI runs before every picker used this
 // one.
+//
+// A picked port is also reserved for the picking process until it exits:
+// a lock file per port in a directory every process shares, so that two
+// test processes never get the same port while the first has not bound it
+// yet (a private stack binds its last port seconds after picking it, and
+// `go test` runs a test binary per package side by side).
 package freeport
 
 import (
@@ -16,8 +22,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/groundwork-dev/groundwork/internal/shared/filelock"
 )
 
 // ErrInUse means another program listens on an address that was to be
@@ -42,9 +52,17 @@ func CheckFree(ctx context.Context, addr string) error {
 // same port meanwhile).
 func Pick(ctx context.Context) (int, error) {
 	lo, hi := Range()
+	return pick(ctx, lo, hi)
+}
+
+func pick(ctx context.Context, lo, hi int) (int, error) {
 	var lastErr error
-	for range 50 {
+	for range 200 {
 		port := lo + rand.IntN(hi-lo) //nolint:gosec // G404: spreading test ports, nothing secret
+		if !reserve(port) {
+			lastErr = fmt.Errorf("port %d: reserved by another process", port)
+			continue
+		}
 		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			lastErr = err
@@ -56,29 +74,51 @@ func Pick(ctx context.Context) (int, error) {
 	return 0, fmt.Errorf("find a free port in %d-%d: %w", lo, hi, lastErr)
 }
 
-// Distinct picks n different ports with Pick. Pick closes the port it
-// tried, so two calls can return the same one; for the eleven ports of a
-// private stack that happened about once in 400 stacks, and two of its
-// components then fought over one port.
-func Distinct(ctx context.Context, n int) ([]int, error) {
-	return distinct(ctx, n, Pick)
+// reservations are the ports this process picked, each with its lock held
+// until the process exits (the kernel then drops the locks).
+var (
+	mu           sync.Mutex
+	reservations = map[int]func(){}
+)
+
+// reserveDir holds a lock file per picked port. It is shared by every
+// user's processes, as /tmp is: world-writable with the sticky bit.
+var reserveDir = filepath.Join(os.TempDir(), "groundwork-freeport")
+
+// reserve takes port for this process; false when this process or another
+// one has it already. Where the lock cannot be taken at all (a read-only
+// temporary directory) the port goes unreserved: the bind check still
+// holds, only the race between processes comes back.
+func reserve(port int) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, mine := reservations[port]; mine {
+		return false
+	}
+	if err := os.MkdirAll(reserveDir, 0o777); err == nil {
+		_ = os.Chmod(reserveDir, 0o777|os.ModeSticky) //nolint:gosec // G302: shared by every user, as /tmp
+	}
+	release, err := filelock.TryAcquire(filepath.Join(reserveDir, strconv.Itoa(port)))
+	switch {
+	case errors.Is(err, filelock.ErrHeld):
+		return false
+	case err != nil:
+		release = func() {}
+	}
+	reservations[port] = release
+	return true
 }
 
-func distinct(ctx context.Context, n int, pick func(context.Context) (int, error)) ([]int, error) {
-	seen := make(map[int]bool, n)
+// Distinct picks n ports with Pick: different ones, since a process never
+// gets a port it already reserved.
+func Distinct(ctx context.Context, n int) ([]int, error) {
 	ports := make([]int, 0, n)
-	for tries := 0; len(ports) < n; tries++ {
-		if tries >= 50*n {
-			return nil, fmt.Errorf("find %d different free ports: only %d after %d tries", n, len(ports), tries)
-		}
-		p, err := pick(ctx)
+	for range n {
+		p, err := Pick(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if !seen[p] {
-			seen[p] = true
-			ports = append(ports, p)
-		}
+		ports = append(ports, p)
 	}
 	return ports, nil
 }

@@ -1,9 +1,13 @@
 package freeport
 
 import (
+	"bufio"
 	"context"
-	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,30 +45,6 @@ func TestPortZeroIsOutsideTheRange(t *testing.T) {
 	require.GreaterOrEqual(t, port, hi, "the kernel gave port %d from below the ephemeral range start %d", port, hi)
 }
 
-func TestDistinctSkipsRepeats(t *testing.T) {
-	t.Parallel()
-	seq := []int{20001, 20001, 20002, 20001, 20003}
-	pick := func(context.Context) (int, error) {
-		p := seq[0]
-		seq = seq[1:]
-		return p, nil
-	}
-	got, err := distinct(t.Context(), 3, pick)
-	require.NoError(t, err)
-	require.Equal(t, []int{20001, 20002, 20003}, got)
-}
-
-func TestDistinctGivesUp(t *testing.T) {
-	t.Parallel()
-	same := func(context.Context) (int, error) { return 20001, nil }
-	_, err := distinct(t.Context(), 2, same)
-	require.ErrorContains(t, err, "find 2 different free ports: only 1 after 100 tries")
-
-	broken := errors.New("no ports today")
-	_, err = distinct(t.Context(), 2, func(context.Context) (int, error) { return 0, broken })
-	require.ErrorIs(t, err, broken)
-}
-
 func TestDistinctReturnsDifferentFreePorts(t *testing.T) {
 	t.Parallel()
 	ports, err := Distinct(t.Context(), 11)
@@ -86,4 +66,80 @@ func TestCheckFree(t *testing.T) {
 	require.EqualError(t, err, addr+" is held by another program: port in use")
 	require.NoError(t, l.Close())
 	require.NoError(t, CheckFree(t.Context(), addr), "a closed listener's port is free again")
+}
+
+// TestMain doubles as the second process of the reservation test: with
+// helperEnv set it picks ports in a small range, prints them, and keeps
+// them reserved until its standard input closes.
+const helperEnv = "FREEPORT_TEST_PICKER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		os.Exit(pickAndHold())
+	}
+	os.Exit(m.Run())
+}
+
+const (
+	testLo, testHi = 31000, 31200 // below the ephemeral range
+	testPicks      = 80
+)
+
+func pickAndHold() int {
+	for range testPicks {
+		p, err := pick(context.Background(), testLo, testHi)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(p)
+	}
+	fmt.Println("done")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// Ports one process picked are not handed to another while the first
+// runs: picks from a range of 200 by two processes, 80 each, never meet
+// (without the reservations some 30 would).
+func TestAnotherProcessGetsOtherPorts(t *testing.T) {
+	t.Parallel()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	theirs := map[int]bool{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "done" {
+		p, err := strconv.Atoi(sc.Text())
+		require.NoError(t, err)
+		theirs[p] = true
+	}
+	require.Len(t, theirs, testPicks, "the other process picked its ports")
+
+	for range testPicks {
+		p, err := pick(t.Context(), testLo, testHi)
+		require.NoError(t, err)
+		require.False(t, theirs[p], "port %d went to both processes", p)
+	}
+}
+
+// One process never gets the same port twice.
+func TestPickNeverRepeats(t *testing.T) {
+	t.Parallel()
+	seen := map[int]bool{}
+	for range 300 {
+		p, err := Pick(t.Context())
+		require.NoError(t, err)
+		require.False(t, seen[p], "port %d twice", p)
+		seen[p] = true
+	}
 }
