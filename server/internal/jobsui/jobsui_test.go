@@ -84,8 +84,8 @@ func setup(t *testing.T, operators []string) *testBundle {
 
 func (b *testBundle) do(t *testing.T, method, path string, body string, header map[string]string) (int, http.Header, string) {
 	t.Helper()
-	resp, out := requesttest.Do(t, method, b.srv.URL+path, body, header)
-	return resp.StatusCode, resp.Header, string(out)
+	resp := requesttest.Do(t, method, b.srv.URL+path, body, header)
+	return resp.StatusCode, resp.Header, string(resp.Body)
 }
 
 func TestOnlyOperatorsGetRiverUI(t *testing.T) {

@@ -11,10 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// Response is an answer read whole: the body is read and closed by Do.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
 // Do sends a method request to url with body (none when empty) and header,
-// bound to the test's context, and returns the response with its body
-// read and closed.
-func Do(t testing.TB, method, url, body string, header map[string]string) (*http.Response, []byte) {
+// bound to the test's context, and returns the answer read whole.
+func Do(t testing.TB, method, url, body string, header map[string]string) Response {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -30,12 +36,12 @@ func Do(t testing.TB, method, url, body string, header map[string]string) (*http
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp, raw
+	return Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 
 // Get sends a GET to url with header and returns the status and the body.
 func Get(t testing.TB, url string, header map[string]string) (int, string) {
 	t.Helper()
-	resp, body := Do(t, http.MethodGet, url, "", header)
-	return resp.StatusCode, string(body)
+	resp := Do(t, http.MethodGet, url, "", header)
+	return resp.StatusCode, string(resp.Body)
 }

@@ -31,7 +31,8 @@ func requestTo(t *testing.T, gw *transport.Gateway, method, path string, header 
 
 func send(t *testing.T, gw *transport.Gateway, method, path, body string, header map[string]string) (int, map[string]any) {
 	t.Helper()
-	resp, raw := requesttest.Do(t, method, "http://"+gw.Addr().String()+path, body, header)
+	resp := requesttest.Do(t, method, "http://"+gw.Addr().String()+path, body, header)
+	raw := resp.Body
 	var out map[string]any
 	require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
 	if resp.StatusCode >= 400 {
