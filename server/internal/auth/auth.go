@@ -115,10 +115,25 @@ type Verifier struct {
 	onAuth     UserFunc
 
 	cache *sessionCache
+	ready readiness
 
 	mu       sync.Mutex
 	inflight map[cacheKey]*verification
 }
+
+// readiness remembers a "not ready" verdict for readyTTL. Readiness is
+// asked only when whoami answers 401 or 403; during an outage every
+// request's whoami does, and without the memory an outage would double
+// Kratos's load. A "ready" verdict is never reused: the outage may begin
+// the moment after it, and a 401 then must not log anyone out.
+type readiness struct {
+	mu      sync.Mutex
+	checked time.Time
+	err     error
+}
+
+// readyTTL is how long a readiness verdict is reused.
+const readyTTL = time.Second
 
 // verification is one question to Kratos that concurrent requests with the
 // same credential wait for.
@@ -280,7 +295,7 @@ func (v *Verifier) verify(ctx context.Context, cred credential) (u identity.User
 		_ = resp.Body.Close() // the client has read it already
 	}
 	if err != nil {
-		return identity.User{}, time.Time{}, time.Time{}, classify(resp, err)
+		return identity.User{}, time.Time{}, time.Time{}, v.classify(ctx, resp, err)
 	}
 	now := v.now()
 	if !sess.GetActive() {
@@ -312,7 +327,7 @@ func refreshPoint(now, expires time.Time) time.Time {
 }
 
 // classify maps a failed whoami call to the sentinels.
-func classify(resp *http.Response, err error) error {
+func (v *Verifier) classify(ctx context.Context, resp *http.Response, err error) error {
 	if resp == nil {
 		// No answer: connection refused, timeout, DNS, TLS.
 		return fmt.Errorf("%w: ask Kratos for the session: %w", ErrUnavailable, err)
@@ -322,6 +337,13 @@ func classify(resp *http.Response, err error) error {
 		// 401: no such, expired or revoked session (error id
 		// session_inactive). 403: the session's assurance level is too
 		// low (session_aal2_required): the client must sign in again.
+		// But Kratos also answers 401 when it cannot read its own
+		// database: a rejection from a Kratos that is not ready says
+		// nothing about the session, and must not log anyone out.
+		if rerr := v.readyCached(ctx); rerr != nil {
+			return fmt.Errorf("%w: Kratos rejected the session (%d%s) while it is not ready, which is an outage, not a verdict: %w",
+				ErrUnavailable, resp.StatusCode, kratosErrorID(err), rerr)
+		}
 		return fmt.Errorf("%w: Kratos rejected the session (%d%s)", ErrUnauthenticated, resp.StatusCode, kratosErrorID(err))
 	case http.StatusOK:
 		return fmt.Errorf("%w: Kratos's session answer could not be read: %w", ErrUnavailable, err)
@@ -357,6 +379,19 @@ func userFromSession(sess *ory.Session) (identity.User, error) {
 		return identity.User{}, fmt.Errorf("auth: identity %s (schema %s) has no email trait", id.GetId(), id.GetSchemaId())
 	}
 	return identity.User{ID: id.GetId(), Email: email, DisplayName: name, SessionID: sess.GetId()}, nil
+}
+
+// readyCached is Ready, a failure reused for readyTTL.
+func (v *Verifier) readyCached(ctx context.Context) error {
+	v.ready.mu.Lock()
+	defer v.ready.mu.Unlock()
+	now := v.now()
+	if v.ready.err != nil && !now.Before(v.ready.checked) && now.Sub(v.ready.checked) < readyTTL {
+		return v.ready.err
+	}
+	v.ready.err = v.Ready(ctx)
+	v.ready.checked = now
+	return v.ready.err
 }
 
 // Ready reports whether Kratos's public API is ready (its /health/ready,

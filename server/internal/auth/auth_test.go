@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/server/internal/auth"
 	"github.com/groundwork-dev/groundwork/server/internal/clocktest"
+	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
 )
@@ -426,6 +428,53 @@ func TestKratosUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, auth.ErrUnavailable)
 }
 
+// Kratos answers whoami with 401 while it cannot reach its own database.
+// That says nothing about the session: during the outage a valid session
+// gets ErrUnavailable, never ErrUnauthenticated, and after it the same
+// session works again; a session revoked before the outage is refused
+// again once Kratos can tell.
+func TestKratosLosingItsDatabaseLogsNobodyOut(t *testing.T) {
+	t.Parallel()
+	var db *faultproxy.Proxy
+	k := kratostest.Start(t, kratostest.Options{DSN: func(dsn string) string {
+		u, err := url.Parse(dsn)
+		require.NoError(t, err)
+		db = faultproxy.Start(t, u.Host)
+		u.Host = db.Addr()
+		return u.String()
+	}})
+	b := setup(t, k, auth.WithCacheTTL(0))
+	u := kratostest.NewUser()
+	valid := k.Register(t, u.Email, u.Name, u.Password)
+	revoked := k.Login(t, u.Email, u.Password)
+	k.RevokeSession(t, revoked.ID)
+	_, err := b.v.Authenticate(t.Context(), tokenMD(valid.Token))
+	require.NoError(t, err)
+
+	db.Down()
+	readyBefore := b.calls.ready.Load()
+	for range 5 {
+		for _, s := range []kratostest.Session{valid, revoked} {
+			_, err = b.v.Authenticate(t.Context(), tokenMD(s.Token))
+			require.ErrorIs(t, err, auth.ErrUnavailable, "during the outage")
+			require.NotErrorIs(t, err, auth.ErrUnauthenticated)
+		}
+	}
+	require.Equal(t, readyBefore+1, b.calls.ready.Load(), "one failed readiness check serves the rejections within a second")
+
+	db.Up(t)
+	require.Eventually(t, func() bool { return b.v.Ready(t.Context()) == nil }, 30*time.Second, 100*time.Millisecond, "Kratos is ready again")
+	b.clock.Advance(2 * time.Second) // past the cached readiness verdict
+	_, err = b.v.Authenticate(t.Context(), tokenMD(valid.Token))
+	require.NoError(t, err, "the same session works after the outage")
+	readyBefore = b.calls.ready.Load()
+	for range 2 {
+		_, err = b.v.Authenticate(t.Context(), tokenMD(revoked.Token))
+		require.ErrorIs(t, err, auth.ErrUnauthenticated, "a revoked session stays revoked")
+	}
+	require.Equal(t, readyBefore+2, b.calls.ready.Load(), "a ready verdict is not reused: an outage may start right after it")
+}
+
 func TestKratosServerError(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusNotFound, http.StatusTooManyRequests} {
@@ -464,6 +513,12 @@ func TestKratosURLPath(t *testing.T) {
 	t.Parallel()
 	paths := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/health/ready") {
+			// Asked after the 401: a ready Kratos, so the 401 is a verdict.
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"status":"ok"}`))
+			return
+		}
 		paths <- r.URL.Path
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
@@ -504,13 +559,19 @@ func TestNewVerifierRejectsBadConfig(t *testing.T) {
 
 // --- helpers -------------------------------------------------------------
 
+// countingTransport counts the session checks (whoami) sent to Kratos, and
+// apart from them the readiness checks a rejection leads to.
 type countingTransport struct {
-	n    atomic.Int64
-	next http.RoundTripper
+	n, ready atomic.Int64
+	next     http.RoundTripper
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
+	if strings.HasSuffix(r.URL.Path, "/health/ready") {
+		c.ready.Add(1)
+	} else {
+		c.n.Add(1)
+	}
 	return c.next.RoundTrip(r)
 }
 

@@ -73,6 +73,10 @@ type Options struct {
 	// serve -c kratos.yml -c file ...), e.g. identity-hook.yml; a relative
 	// path is relative to the repository's Kratos configuration directory.
 	ConfigFiles []string
+	// DSN, when set, rewrites the URL Kratos connects to its database with:
+	// a test that takes Kratos's database away puts a faultproxy between
+	// them.
+	DSN func(dsn string) string
 }
 
 // Kratos is a running Kratos instance.
@@ -292,6 +296,9 @@ func start(t testing.TB, db *database, opts Options) (*Kratos, error) {
 			"HASHERS_BCRYPT_COST": "4",
 			"LOG_FORMAT":          "text",
 			"LOG_LEVEL":           "info",
+		}
+		if opts.DSN != nil {
+			env["DSN"] = opts.DSN(env["DSN"])
 		}
 		maps.Copy(env, opts.Env)
 		args := []string{"serve", "-c", filepath.Join(configDir(p.root), "kratos.yml")}
