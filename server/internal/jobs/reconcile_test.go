@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/queue"
 	"github.com/groundwork-dev/groundwork/queue/queuetest"
+	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
@@ -122,6 +124,60 @@ func TestReconcileUsersWithKratos(t *testing.T) {
 	// layer's upsert, as on the user's next request).
 	require.NoError(t, store.NewUsers(b.db.Pool).Upsert(ctx, b.alice))
 	assert.False(t, b.userRows(t)[b.alice.ID].Deleted)
+}
+
+// cutAfterFirstPage takes Kratos's database away once the first page of a
+// listing has been served.
+type cutAfterFirstPage struct {
+	jobs.IdentityLister
+	cut   func()
+	pages atomic.Int32
+}
+
+func (c *cutAfterFirstPage) ListIdentities(ctx context.Context, token string) ([]identity.User, string, error) {
+	page, next, err := c.IdentityLister.ListIdentities(ctx, token)
+	if c.pages.Add(1) == 1 {
+		c.cut()
+	}
+	return page, next, err
+}
+
+// Real Kratos losing its database in the middle of a paginated listing:
+// the job fails and is retried, and nobody is marked deleted because
+// Kratos could not finish answering.
+func TestReconcileWhenKratosLosesItsDatabaseMidListing(t *testing.T) {
+	t.Parallel()
+	var db *faultproxy.Proxy
+	k := kratostest.Start(t, kratostest.Options{DSN: func(dsn string) string {
+		u, err := url.Parse(dsn)
+		require.NoError(t, err)
+		db = faultproxy.Start(t, u.Host)
+		u.Host = db.Addr()
+		return u.String()
+	}})
+	for range 3 {
+		createIdentity(t, k, kratostest.NewUser())
+	}
+	kratos, err := jobs.NewKratosIdentities(k.AdminURL, nil, 1)
+	require.NoError(t, err)
+	lister := &cutAfterFirstPage{IdentityLister: kratos, cut: db.Down}
+	b := setup(t, lister) // alice has a row and no identity: a complete listing would mark her
+
+	_, err = b.q.Enqueue(t.Context(), jobs.ReconcileUsersArgs{}, nil)
+	require.NoError(t, err)
+	job := queuetest.WorkOne(t, b.q, jobs.KindReconcileUsers)
+	require.Contains(t, []queue.State{queue.StateRetryable, queue.StateAvailable}, job.State, "the job is tried again, not completed or discarded")
+	require.Len(t, job.Errors, 1)
+	require.Contains(t, job.Errors[0].Error, "list Kratos identities (page 2)")
+	require.False(t, b.userRows(t)[b.alice.ID].Deleted, "nothing is marked on a listing Kratos could not finish")
+
+	// Once Kratos has its database back, the listing completes.
+	db.Up(t)
+	require.Eventually(t, func() bool {
+		_, err := jobs.Reconcile(t.Context(), jobs.Deps{DB: b.db.Pool, Identities: kratos})
+		return err == nil
+	}, 30*time.Second, 200*time.Millisecond)
+	require.True(t, b.userRows(t)[b.alice.ID].Deleted, "the complete listing marks her")
 }
 
 // staticLister serves fixed pages; page i's token is its index.
