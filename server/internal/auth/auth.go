@@ -45,6 +45,7 @@ import (
 	"time"
 
 	ory "github.com/ory/kratos-client-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
@@ -99,6 +100,10 @@ func WithHTTPClient(c *http.Client) Option { return func(v *Verifier) { v.httpCl
 // DefaultSessionCookie.
 func WithSessionCookie(name string) Option { return func(v *Verifier) { v.cookieName = name } }
 
+// WithMetrics registers the session check counters
+// (auth_session_checks_total{result}) with reg.
+func WithMetrics(reg prometheus.Registerer) Option { return func(v *Verifier) { v.metricsReg = reg } }
+
 // WithClock sets the time source of the cache (tests move it).
 func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now = now } }
 
@@ -116,6 +121,9 @@ type Verifier struct {
 
 	cache *sessionCache
 	ready readiness
+
+	metricsReg prometheus.Registerer
+	checks     *prometheus.CounterVec
 
 	mu       sync.Mutex
 	inflight map[cacheKey]*verification
@@ -182,7 +190,47 @@ func NewVerifier(kratosPublicURL string, opts ...Option) (*Verifier, error) {
 	cfg.UserAgent = "groundwork-server"
 	v.kratos = ory.NewAPIClient(cfg)
 	v.cache = newSessionCache(v.cacheSize)
+	v.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "auth_session_checks_total",
+		Help: "Session checks sent to Kratos (cache hits are not), by result: verified, rejected (Kratos's verdict), " +
+			"outage_rejection (a 401/403 from a Kratos that is not ready: an outage, answered UNAVAILABLE), " +
+			"unavailable (no answer, 5xx, too slow), error (the callback failed, or the identity has no email).",
+	}, []string{"result"})
+	for _, r := range []string{resultVerified, resultRejected, resultOutageRejection, resultUnavailable, resultError} {
+		v.checks.WithLabelValues(r)
+	}
+	if v.metricsReg != nil {
+		if err := v.metricsReg.Register(v.checks); err != nil {
+			return nil, fmt.Errorf("auth: register metrics: %w", err)
+		}
+	}
 	return v, nil
+}
+
+// The results of a session check, as counted.
+const (
+	resultVerified        = "verified"
+	resultRejected        = "rejected"
+	resultOutageRejection = "outage_rejection"
+	resultUnavailable     = "unavailable"
+	resultError           = "error"
+)
+
+// result names the outcome of a check for the counter.
+func result(err error) string {
+	var outage *outageRejection
+	switch {
+	case err == nil:
+		return resultVerified
+	case errors.Is(err, ErrUnauthenticated):
+		return resultRejected
+	case errors.As(err, &outage):
+		return resultOutageRejection
+	case errors.Is(err, ErrUnavailable):
+		return resultUnavailable
+	default:
+		return resultError
+	}
 }
 
 // Authenticate returns the user whose Kratos session the request metadata
@@ -277,6 +325,7 @@ func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call 
 		// after another while it is down.
 		v.cache.postpone(key, v.now())
 	}
+	v.checks.WithLabelValues(result(err)).Inc()
 	call.user, call.err = u, err
 }
 
@@ -341,8 +390,7 @@ func (v *Verifier) classify(ctx context.Context, resp *http.Response, err error)
 		// database: a rejection from a Kratos that is not ready says
 		// nothing about the session, and must not log anyone out.
 		if rerr := v.readyCached(ctx); rerr != nil {
-			return fmt.Errorf("%w: Kratos rejected the session (%d%s) while it is not ready, which is an outage, not a verdict: %w",
-				ErrUnavailable, resp.StatusCode, kratosErrorID(err), rerr)
+			return &outageRejection{status: resp.StatusCode, id: kratosErrorID(err), notReady: rerr}
 		}
 		return fmt.Errorf("%w: Kratos rejected the session (%d%s)", ErrUnauthenticated, resp.StatusCode, kratosErrorID(err))
 	case http.StatusOK:
@@ -351,6 +399,21 @@ func (v *Verifier) classify(ctx context.Context, resp *http.Response, err error)
 		return fmt.Errorf("%w: Kratos answered the session check with %d%s", ErrUnavailable, resp.StatusCode, kratosErrorID(err))
 	}
 }
+
+// outageRejection is a 401 or 403 from a Kratos that is not ready: it
+// wraps ErrUnavailable, and its text says why it is not a verdict.
+type outageRejection struct {
+	status   int
+	id       string // ", session_inactive" or ""
+	notReady error  // what Kratos's readiness check said
+}
+
+func (e *outageRejection) Error() string {
+	return fmt.Sprintf("%s: Kratos rejected the session (%d%s) while it is not ready, which is an outage, not a verdict: %s",
+		ErrUnavailable, e.status, e.id, e.notReady)
+}
+
+func (e *outageRejection) Unwrap() []error { return []error{ErrUnavailable, e.notReady} }
 
 // kratosErrorID returns ", <id>" for Kratos's error id (session_inactive,
 // ...) when the error carries one.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/metadata"
 
@@ -443,7 +444,8 @@ func TestKratosLosingItsDatabaseLogsNobodyOut(t *testing.T) {
 		u.Host = db.Addr()
 		return u.String()
 	}})
-	b := setup(t, k, auth.WithCacheTTL(0))
+	reg := prometheus.NewRegistry()
+	b := setup(t, k, auth.WithCacheTTL(0), auth.WithMetrics(reg))
 	u := kratostest.NewUser()
 	valid := k.Register(t, u.Email, u.Name, u.Password)
 	revoked := k.Login(t, u.Email, u.Password)
@@ -473,6 +475,25 @@ func TestKratosLosingItsDatabaseLogsNobodyOut(t *testing.T) {
 		require.ErrorIs(t, err, auth.ErrUnauthenticated, "a revoked session stays revoked")
 	}
 	require.Equal(t, readyBefore+2, b.calls.ready.Load(), "a ready verdict is not reused: an outage may start right after it")
+	require.Equal(t, map[string]float64{"verified": 2, "rejected": 2, "outage_rejection": 10, "unavailable": 0, "error": 0},
+		checksByResult(t, reg), "each path counted")
+}
+
+// checksByResult reads auth_session_checks_total from reg, by result.
+func checksByResult(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "auth_session_checks_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 func TestKratosServerError(t *testing.T) {

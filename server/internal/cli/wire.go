@@ -77,6 +77,7 @@ func BuildAPI(ctx context.Context, d Deps) (API, error) {
 	verifier, err := auth.NewVerifier(d.Config.KratosPublicURL,
 		auth.WithCacheTTL(d.Config.SessionCacheTTL),
 		auth.WithOnAuthenticated(users.Upsert),
+		auth.WithMetrics(d.Registerer),
 	)
 	if err != nil {
 		return API{}, fmt.Errorf("--kratos-public-url (KRATOS_PUBLIC_URL): %w", err)
