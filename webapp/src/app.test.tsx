@@ -38,6 +38,7 @@ const session = (url: URL) =>
     : undefined;
 const noSession = (url: URL) =>
   url.pathname === "/.ory/kratos/public/sessions/whoami" ? json({ error: { code: 401, id: "session_inactive" } }, 401) : undefined;
+const kratosReady = (url: URL) => (url.pathname === "/.ory/kratos/public/health/ready" ? json({ status: "ok" }) : undefined);
 const me = (url: URL) =>
   url.pathname === "/api/v1/me" ? json({ user: { id: "u1", email: "ada@example.com", displayName: "Ada", createTime: "2026-01-02T03:04:05Z" } }) : undefined;
 
@@ -107,10 +108,52 @@ describe("the accounts page", () => {
   });
 });
 
+describe("an outage", () => {
+  it("keeps the page, says it is retrying, and recovers when the API answers again", async () => {
+    let unavailable = 3; // one more than the two retries other 5xx get
+    fakeBackend(session, me, (url) => {
+      if (url.pathname !== "/api/v1/accounts") return undefined;
+      if (unavailable > 0) {
+        unavailable--;
+        return json({ code: 14, message: "the service is unavailable, try again", details: [] }, 503);
+      }
+      return json({ accounts: [], nextPageToken: "" });
+    });
+    const router = renderAt("/");
+    expect(await screen.findByText(/unavailable right now; retrying/)).toBeInTheDocument();
+    expect(await screen.findByText(/No accounts yet/, undefined, { timeout: 4000 })).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByText(/retrying/)).not.toBeInTheDocument());
+    expect(router.state.location.pathname).toBe("/");
+  });
+
+  it("does not take Kratos's 401 for a sign-out while Kratos is not ready", async () => {
+    let ready = false;
+    const calls = fakeBackend(
+      (url) => (url.pathname === "/.ory/kratos/public/health/ready" ? json({ status: "not ready" }, ready ? 200 : 503) : undefined),
+      (url) => (ready ? session(url) : noSession(url)),
+      me,
+      (url) => (url.pathname === "/api/v1/accounts" ? json({ accounts: [], nextPageToken: "" }) : undefined),
+    );
+    const router = renderAt("/");
+    expect(await screen.findByText(/unavailable right now; retrying/)).toBeInTheDocument();
+    expect(router.state.location.pathname).toBe("/");
+    ready = true;
+    expect(await screen.findByTestId("profile-email", undefined, { timeout: 4000 })).toHaveTextContent("ada@example.com");
+    expect(router.state.location.pathname).toBe("/");
+    expect(calls.some((c) => c.url === "/.ory/kratos/public/health/ready")).toBe(true);
+  });
+
+  it("still signs out on a 401 from a ready Kratos", async () => {
+    fakeBackend(noSession, kratosReady, (url) => (url.pathname === "/.ory/kratos/public/self-service/login/browser" ? json(loginFlow()) : undefined));
+    const router = renderAt("/");
+    await waitFor(() => expect(router.state.location.pathname).toBe("/login"));
+  });
+});
+
 describe("the login flow", () => {
   it("creates the flow with return_to, shows Kratos's errors, and returns after signing in", async () => {
     let attempts = 0;
-    const calls = fakeBackend(noSession, (url, init) => {
+    const calls = fakeBackend(noSession, kratosReady, (url, init) => {
       if (url.pathname === "/.ory/kratos/public/self-service/login/browser") return json(loginFlow());
       if (url.pathname === "/.ory/kratos/public/self-service/login" && init?.method === "POST") {
         attempts++;
@@ -149,7 +192,7 @@ describe("the login flow", () => {
 
   it("starts a new flow when the old one expired", async () => {
     let gets = 0;
-    fakeBackend(noSession, (url) => {
+    fakeBackend(noSession, kratosReady, (url) => {
       if (url.pathname !== "/.ory/kratos/public/self-service/login/flows") return undefined;
       gets++;
       return url.searchParams.get("id") === "old" ? json({ error: { id: "self_service_flow_expired", code: 410 }, use_flow_id: "login-2" }, 410) : json(loginFlow({ id: "login-2" }));

@@ -8,7 +8,7 @@ import { Layout } from "./components/Layout";
 import { RequireSession } from "./components/RequireSession";
 import { loginPath } from "./navigation";
 import { HomePage } from "./pages/HomePage";
-import { sessionKey } from "./session";
+import { IdentityUnavailable, sessionKey } from "./session";
 import { Spinner } from "./components/ui";
 
 // The flow pages (and the Kratos SDK they use) and the account page load on
@@ -41,8 +41,21 @@ export const routes: RouteObject[] = [
 ];
 
 /**
- * makeQueryClient retries only what may succeed on a retry (network errors
- * and 5xx, not 4xx), and sends an expired session (401 from any query or
+ * isOutage tells a service that cannot answer now — the API's UNAVAILABLE
+ * (503), no answer at all, the identity service not ready — from an answer.
+ * An outage is waited out, never taken for a sign-out.
+ */
+export function isOutage(e: unknown): boolean {
+  return (e instanceof ApiError && (e.unavailable || e.httpStatus === 0)) || e instanceof IdentityUnavailable;
+}
+
+/** retryDelay backs off from 0.25 s, doubling, to at most 10 s between tries. */
+export const retryDelay = (failures: number) => Math.min(250 * 2 ** failures, 10_000);
+
+/**
+ * makeQueryClient retries what may succeed on a retry: an outage until it
+ * ends (with backoff; OutageNotice says so meanwhile), other 5xx twice,
+ * never a 4xx. It sends an expired session (401 from any query or
  * mutation) to the login page, which returns here afterwards.
  */
 export function makeQueryClient(onUnauthenticated: () => void): QueryClient {
@@ -54,7 +67,8 @@ export function makeQueryClient(onUnauthenticated: () => void): QueryClient {
     mutationCache: new MutationCache({ onError: on401 }),
     defaultOptions: {
       queries: {
-        retry: (n, e) => !(e instanceof ApiError && e.httpStatus >= 400 && e.httpStatus < 500) && n < 2,
+        retry: (n, e) => isOutage(e) || (!(e instanceof ApiError && e.httpStatus >= 400 && e.httpStatus < 500) && n < 2),
+        retryDelay,
         refetchOnWindowFocus: true,
       },
     },

@@ -11,11 +11,44 @@ async function kratosGet(path: string): Promise<Response> {
   return fetch(`${kratosBase}${path}`, { credentials: "include", headers: { Accept: "application/json" } });
 }
 
-/** whoami returns the session, or null when signed out. */
+/**
+ * IdentityUnavailable means the identity service cannot tell right now
+ * whether this browser is signed in: an outage, to wait out, not a sign-out.
+ */
+export class IdentityUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "IdentityUnavailable";
+  }
+}
+
+/** kratosReady reports whether Kratos answers /health/ready (it checks its own database). */
+async function kratosReady(): Promise<boolean> {
+  try {
+    return (await kratosGet("/health/ready")).ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * whoami returns the session, or null when signed out. Kratos answers 401 for
+ * every session while it cannot reach its database, so a 401 or 403 means
+ * "signed out" only from a Kratos that is ready; otherwise whoami throws
+ * IdentityUnavailable and the query retries.
+ */
 export async function whoami(): Promise<Session | null> {
-  const res = await kratosGet("/sessions/whoami");
-  if (res.status === 401 || res.status === 403) return null; // signed out (or a second factor is due)
-  if (!res.ok) throw new Error(`The identity service answered ${res.status}.`);
+  let res: Response;
+  try {
+    res = await kratosGet("/sessions/whoami");
+  } catch {
+    throw new IdentityUnavailable("The identity service cannot be reached.");
+  }
+  if (res.status === 401 || res.status === 403) {
+    if (await kratosReady()) return null; // signed out (or a second factor is due)
+    throw new IdentityUnavailable("The identity service is not ready.");
+  }
+  if (!res.ok) throw new IdentityUnavailable(`The identity service answered ${res.status}.`);
   return (await res.json()) as Session;
 }
 

@@ -39,6 +39,11 @@ export class ApiError extends Error {
     return this.httpStatus === 401 || this.code === Code.Unauthenticated;
   }
 
+  /** The service cannot answer now (UNAVAILABLE, 503): wait and retry; never a sign-out. */
+  get unavailable(): boolean {
+    return this.httpStatus === 503 || this.code === Code.Unavailable;
+  }
+
   /** The message for one field, if the server named it. */
   field(name: string): string | undefined {
     return this.fields[name];

@@ -1,10 +1,25 @@
-import { useQueryClient } from "@tanstack/react-query";
+import { useIsFetching, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, NavLink, Outlet, useNavigate } from "react-router";
 import { logout, useSession } from "../session";
 
 function navClass({ isActive }: { isActive: boolean }) {
   return `rounded px-2 py-1 text-sm ${isActive ? "bg-teal-50 font-medium text-teal-900" : "text-slate-700 hover:text-slate-950"}`;
+}
+
+/**
+ * OutageNotice says, without blocking the page, that a request is being
+ * retried because the service cannot answer right now: the page stays, and
+ * recovers by itself when the retry succeeds.
+ */
+export function OutageNotice() {
+  const retrying = useIsFetching({ predicate: (q) => q.state.fetchFailureCount > 0 });
+  if (retrying === 0) return null;
+  return (
+    <p role="status" aria-live="polite" className="bg-amber-50 px-4 py-2 text-center text-sm text-amber-900">
+      The service is unavailable right now; retrying…
+    </p>
+  );
 }
 
 export function Layout() {
@@ -65,6 +80,7 @@ export function Layout() {
           )}
         </nav>
       </header>
+      <OutageNotice />
       <main className="mx-auto w-full max-w-4xl flex-1 px-4 py-8">
         <Outlet />
       </main>
