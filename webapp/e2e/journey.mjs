@@ -7,6 +7,13 @@
 //   settings -> log out -> recover the account with a code from the mailbox,
 //   set a new password -> log out -> log in with it -> log out
 //
+// With E2E_OUTAGE=1, after logging in, the database goes away with the page
+// open: the script prints "E2E_OUTAGE down" and waits for the Go side to
+// stop PostgreSQL and answer "down" on standard input; the reloaded page must
+// say it is retrying and must not go to the login page; then "E2E_OUTAGE up",
+// and after "up" the page must recover by itself. That phase is timed apart
+// (outageMs), outside the journey's budget.
+//
 // Every page gets an axe-core scan (no serious or critical violation
 // allowed) and a screenshot in E2E_SCREENSHOTS. A Content-Security-Policy
 // violation or an uncaught page error fails the run. The last line is
@@ -19,6 +26,7 @@ import { createRequire } from "node:module";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -40,6 +48,17 @@ function required(name) {
 const steps = [];
 const a11y = [];
 let auditMs = 0; // axe scans and screenshots: not the user's time
+let outageMs = 0; // the database outage phase: timed apart
+
+// The Go side's answers on standard input, a line at a time.
+const control = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+/** askGo prints a request for the Go side and waits for its answer line. */
+async function askGo(what) {
+  console.log(`E2E_OUTAGE ${what}`);
+  const { value, done } = await control.next();
+  if (done || value.trim() !== what) throw new Error(`the Go side answered ${done ? "nothing" : JSON.stringify(value)} to ${what}`);
+}
 const problems = [];
 let current = "start";
 
@@ -199,6 +218,31 @@ try {
     await page.getByTestId("profile-email").filter({ hasText: email }).waitFor();
   });
 
+  if (process.env.E2E_OUTAGE === "1") {
+    const t = performance.now();
+    await step("database outage: the page waits, nobody is signed out", async () => {
+      await askGo("down");
+      // The page open: coming back to the tab refetches its queries, which
+      // now fail; the page keeps what it shows and says it is retrying.
+      await page.evaluate(() => window.dispatchEvent(new Event("visibilitychange")));
+      await page.getByText(/unavailable right now; retrying/).waitFor({ timeout: 15_000 });
+      await page.getByTestId("profile-email").filter({ hasText: email }).waitFor();
+      // A reload during the outage: the session check cannot tell, and waits.
+      await page.reload();
+      await page.getByText(/unavailable right now; retrying/).waitFor({ timeout: 15_000 });
+      // Long enough for several retries, each of which used to sign out.
+      await new Promise((res) => setTimeout(res, 3000));
+      if (new URL(page.url()).pathname !== "/") throw new Error(`the outage navigated to ${page.url()}`);
+      await page.getByText(/unavailable right now; retrying/).waitFor();
+      await page.screenshot({ path: join(shots, "outage.png"), fullPage: true });
+      await askGo("up");
+      await page.getByTestId("profile-email").filter({ hasText: email }).waitFor({ timeout: 30_000 });
+      await page.getByText(/unavailable right now; retrying/).waitFor({ state: "detached", timeout: 15_000 });
+      if (new URL(page.url()).pathname !== "/") throw new Error(`after the outage the page is ${page.url()}`);
+    });
+    outageMs += performance.now() - t;
+  }
+
   let accountURL;
   await step("create an account (a field error first)", async () => {
     await page.getByRole("button", { name: "Create account" }).click();
@@ -320,10 +364,21 @@ try {
 }
 // The journey is the user's time: everything but the audits in between.
 const totalMs = Math.round(performance.now() - t0);
-const journeyMs = Math.round(totalMs - auditMs);
+const journeyMs = Math.round(totalMs - auditMs - outageMs);
 await context.close();
 rmSync(userDataDir, { recursive: true, force: true });
 
-const result = { ok: !failed && problems.length === 0, failed, problems, journeyMs, totalMs, auditMs: Math.round(auditMs), steps, a11y, email };
+const result = {
+  ok: !failed && problems.length === 0,
+  failed,
+  problems,
+  journeyMs,
+  totalMs,
+  auditMs: Math.round(auditMs),
+  outageMs: Math.round(outageMs),
+  steps,
+  a11y,
+  email,
+};
 console.log(`E2E_RESULT ${JSON.stringify(result)}`);
 process.exit(result.ok ? 0 : 1);

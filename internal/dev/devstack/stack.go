@@ -286,6 +286,13 @@ func (s *Stack) Down(ctx context.Context) error {
 	return nil
 }
 
+// StopDatabase stops PostgreSQL, keeping its data, while the rest runs: an
+// outage, for the tests that show what the stack does during one.
+func (s *Stack) StopDatabase(ctx context.Context) error { return postgres{}.Down(ctx, s) }
+
+// StartDatabase starts PostgreSQL again after StopDatabase.
+func (s *Stack) StartDatabase(ctx context.Context) error { return postgres{}.Up(ctx, s) }
+
 // Reset stops everything and deletes .dev/ with all data and certificates.
 func (s *Stack) Reset(ctx context.Context) error {
 	if err := s.Down(ctx); err != nil {

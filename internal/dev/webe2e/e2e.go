@@ -63,12 +63,15 @@ type Result struct {
 	Problems []string `json:"problems"`
 	// JourneyMS is the user's time: the whole run less the audits
 	// (AuditMS: axe scans and screenshots) between the steps.
-	JourneyMS int    `json:"journeyMs"`
-	TotalMS   int    `json:"totalMs"`
-	AuditMS   int    `json:"auditMs"`
-	Steps     []Step `json:"steps"`
-	A11y      []Scan `json:"a11y"`
-	Email     string `json:"email"`
+	JourneyMS int `json:"journeyMs"`
+	TotalMS   int `json:"totalMs"`
+	AuditMS   int `json:"auditMs"`
+	// OutageMS is the database outage phase (the page waits it out and
+	// recovers), timed apart from the journey.
+	OutageMS int    `json:"outageMs"`
+	Steps    []Step `json:"steps"`
+	A11y     []Scan `json:"a11y"`
+	Email    string `json:"email"`
 
 	InitialJS webbuild.InitialJS `json:"-"`
 }
@@ -115,8 +118,8 @@ func (r Result) Check() error {
 
 // Report prints the summary lines.
 func (r Result) Report(w io.Writer) {
-	fmt.Fprintf(w, "journey: %.1f s (budget %s), %d steps; %d pages scanned by axe-core (%d serious or critical violations) and photographed in another %.1f s (%.1f s in all)\n",
-		r.Journey().Seconds(), JourneyBudget, len(r.Steps), len(r.A11y), r.serious(), float64(r.AuditMS)/1000, float64(r.TotalMS)/1000)
+	fmt.Fprintf(w, "journey: %.1f s (budget %s), %d steps; %d pages scanned by axe-core (%d serious or critical violations) and photographed in another %.1f s; the database outage phase %.1f s apart (%.1f s in all)\n",
+		r.Journey().Seconds(), JourneyBudget, len(r.Steps), len(r.A11y), r.serious(), float64(r.AuditMS)/1000, float64(r.OutageMS)/1000, float64(r.TotalMS)/1000)
 	if minor := r.minorViolations(); minor != "" {
 		fmt.Fprintf(w, "axe-core, below serious (not failing): %s\n", minor)
 	}
@@ -216,8 +219,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		"E2E_MAILPIT_URL="+cfg.MailpitURL(),
 		"E2E_CHROMIUM="+o.Chromium,
 		"E2E_SCREENSHOTS="+shots,
+		"E2E_OUTAGE=1",
 	)
-	cmd.Stdout = io.MultiWriter(&buf, filtered(o.Out))
+	answers, err := cmd.StdinPipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("e2e: %w", err)
+	}
+	cmd.Stdout = io.MultiWriter(&buf, filtered(o.Out), outageControl(ctx, stack, answers, o.Out))
 	cmd.Stderr = o.Out
 	runErr := cmd.Run()
 	res, perr := ParseResult(buf.String())
@@ -234,6 +242,36 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("e2e: %w", err)
 	}
 	return res, nil
+}
+
+// outagePrefix starts the journey's requests to take the database away
+// ("down") and bring it back ("up").
+const outagePrefix = "E2E_OUTAGE "
+
+// outageControl carries out the journey's outage requests on the private
+// stack's PostgreSQL and answers each on answers with its word once done,
+// or with "failed" (which fails the journey's step).
+func outageControl(ctx context.Context, stack *devstack.Stack, answers io.Writer, out io.Writer) io.Writer {
+	return &lineWriter{emit: func(line string) {
+		what, ok := strings.CutPrefix(line, outagePrefix)
+		if !ok {
+			return
+		}
+		var err error
+		switch what {
+		case "down":
+			err = stack.StopDatabase(ctx)
+		case "up":
+			err = stack.StartDatabase(ctx)
+		default:
+			err = fmt.Errorf("unknown request %q", what)
+		}
+		if err != nil {
+			fmt.Fprintf(out, "e2e: outage %s: %v\n", what, err)
+			what = "failed"
+		}
+		_, _ = fmt.Fprintln(answers, what)
+	}}
 }
 
 // lineWriter passes whole lines to emit, synchronously.

@@ -17,7 +17,7 @@ import (
 
 func TestParseResultAndCheck(t *testing.T) {
 	t.Parallel()
-	out := "  ok  register (900 ms)\nE2E_RESULT {\"ok\":true,\"journeyMs\":8123,\"totalMs\":9000,\"auditMs\":877,\"steps\":[{\"name\":\"register\",\"ms\":900}],\"a11y\":[{\"page\":\"login\",\"violations\":[\"moderate region\"],\"serious\":0}]}\n"
+	out := "  ok  register (900 ms)\nE2E_RESULT {\"ok\":true,\"journeyMs\":8123,\"totalMs\":9000,\"auditMs\":877,\"outageMs\":6500,\"steps\":[{\"name\":\"register\",\"ms\":900}],\"a11y\":[{\"page\":\"login\",\"violations\":[\"moderate region\"],\"serious\":0}]}\n"
 	r, err := ParseResult(out)
 	require.NoError(t, err)
 	require.True(t, r.OK)
@@ -27,7 +27,7 @@ func TestParseResultAndCheck(t *testing.T) {
 	require.NoError(t, r.Check())
 	var buf bytes.Buffer
 	r.Report(&buf)
-	require.Contains(t, buf.String(), "journey: 8.1 s (budget 20s), 1 steps; 1 pages scanned by axe-core (0 serious or critical violations) and photographed in another 0.9 s (9.0 s in all)")
+	require.Contains(t, buf.String(), "journey: 8.1 s (budget 20s), 1 steps; 1 pages scanned by axe-core (0 serious or critical violations) and photographed in another 0.9 s; the database outage phase 6.5 s apart (9.0 s in all)")
 	require.Contains(t, buf.String(), "initial JS: 100.0 KB gzip (budget 150 KB)")
 	require.Contains(t, buf.String(), "axe-core, below serious (not failing): moderate region on 1 pages")
 
@@ -84,4 +84,16 @@ func (s *syncBuilder) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+// The journey's outage requests reach the stack and are answered; an
+// unknown one is answered "failed", which fails the journey's step.
+func TestOutageControlAnswersUnknownRequests(t *testing.T) {
+	t.Parallel()
+	var answers, out bytes.Buffer
+	w := outageControl(t.Context(), nil, &answers, &out)
+	_, err := w.Write([]byte("  ok  log in (300 ms)\nE2E_OUTAGE sideways\n"))
+	require.NoError(t, err)
+	require.Equal(t, "failed\n", answers.String())
+	require.Contains(t, out.String(), `outage sideways: unknown request "sideways"`)
 }
