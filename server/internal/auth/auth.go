@@ -100,6 +100,11 @@ func WithHTTPClient(c *http.Client) Option { return func(v *Verifier) { v.httpCl
 // DefaultSessionCookie.
 func WithSessionCookie(name string) Option { return func(v *Verifier) { v.cookieName = name } }
 
+// WithGracePeriod lets a cached session be served for up to d past its TTL
+// while Kratos cannot answer (unreachable, failing, or not ready), never
+// past the session's own expiry. Zero (the default) serves nothing stale.
+func WithGracePeriod(d time.Duration) Option { return func(v *Verifier) { v.grace = d } }
+
 // WithMetrics registers the session check counters
 // (auth_session_checks_total{result}) with reg.
 func WithMetrics(reg prometheus.Registerer) Option { return func(v *Verifier) { v.metricsReg = reg } }
@@ -112,6 +117,7 @@ func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now =
 type Verifier struct {
 	kratos     *ory.APIClient
 	ttl        time.Duration
+	grace      time.Duration
 	cacheSize  int
 	timeout    time.Duration
 	httpClient *http.Client
@@ -124,6 +130,7 @@ type Verifier struct {
 
 	metricsReg prometheus.Registerer
 	checks     *prometheus.CounterVec
+	graceHits  prometheus.Counter
 
 	mu       sync.Mutex
 	inflight map[cacheKey]*verification
@@ -171,6 +178,8 @@ func NewVerifier(kratosPublicURL string, opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("auth: the Kratos public URL must be an absolute http(s) URL, got %q", kratosPublicURL)
 	case v.ttl < 0:
 		return nil, fmt.Errorf("auth: cache TTL must not be negative, got %s", v.ttl)
+	case v.grace < 0:
+		return nil, fmt.Errorf("auth: grace period must not be negative, got %s", v.grace)
 	case v.cacheSize < 1:
 		return nil, fmt.Errorf("auth: cache size must be positive, got %d", v.cacheSize)
 	case v.timeout <= 0:
@@ -199,9 +208,15 @@ func NewVerifier(kratosPublicURL string, opts ...Option) (*Verifier, error) {
 	for _, r := range []string{resultVerified, resultRejected, resultOutageRejection, resultUnavailable, resultError} {
 		v.checks.WithLabelValues(r)
 	}
+	v.graceHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "auth_session_grace_served_total",
+		Help: "Requests answered from a session cached past its TTL, within the grace period, because Kratos could not answer.",
+	})
 	if v.metricsReg != nil {
-		if err := v.metricsReg.Register(v.checks); err != nil {
-			return nil, fmt.Errorf("auth: register metrics: %w", err)
+		for _, c := range []prometheus.Collector{v.checks, v.graceHits} {
+			if err := v.metricsReg.Register(c); err != nil {
+				return nil, fmt.Errorf("auth: register metrics: %w", err)
+			}
 		}
 	}
 	return v, nil
@@ -258,6 +273,14 @@ func (v *Verifier) Authenticate(ctx context.Context, md metadata.MD) (identity.U
 	call := v.start(ctx, key, cred)
 	select {
 	case <-call.done:
+		if errors.Is(call.err, ErrUnavailable) && v.grace > 0 {
+			// Kratos cannot answer: a session it vouched for lately still
+			// stands, for the grace period.
+			if u, ok := v.cache.stale(key, v.now()); ok {
+				v.graceHits.Inc()
+				return u, nil
+			}
+		}
 		return call.user, call.err
 	case <-ctx.Done():
 		return identity.User{}, fmt.Errorf("auth: wait for the session check: %w", ctx.Err())
@@ -294,7 +317,7 @@ func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call 
 		v.mu.Unlock()
 		close(call.done)
 	}()
-	u, expires, refreshAt, err := v.verify(ctx, cred)
+	u, expires, refreshAt, graceUntil, err := v.verify(ctx, cred)
 	if err == nil && v.onAuth != nil {
 		if herr := v.onAuth(ctx, u); herr != nil {
 			err = fmt.Errorf("auth: record the authenticated user %s: %w", u.ID, herr)
@@ -313,7 +336,7 @@ func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call 
 	case err == nil && v.ttl > 0:
 		// Cached before the in-flight entry goes, so that no request
 		// arriving in between asks Kratos again.
-		v.cache.put(key, u, expires, refreshAt)
+		v.cache.put(key, u, expires, refreshAt, graceUntil)
 	case errors.Is(err, ErrUnauthenticated):
 		// A refresh found the session revoked or expired: stop serving it
 		// now rather than at the end of its TTL.
@@ -330,8 +353,9 @@ func (v *Verifier) run(ctx context.Context, key cacheKey, cred credential, call 
 }
 
 // verify asks Kratos about the credential and returns the session's user,
-// until when it may be cached and when a refresh is due.
-func (v *Verifier) verify(ctx context.Context, cred credential) (u identity.User, expires, refreshAt time.Time, err error) {
+// until when it may be cached, when a refresh is due, and until when it may
+// be served while Kratos cannot answer.
+func (v *Verifier) verify(ctx context.Context, cred credential) (u identity.User, expires, refreshAt, graceUntil time.Time, err error) {
 	req := v.kratos.FrontendAPI.ToSession(ctx)
 	switch cred.kind {
 	case kindToken:
@@ -344,26 +368,30 @@ func (v *Verifier) verify(ctx context.Context, cred credential) (u identity.User
 		_ = resp.Body.Close() // the client has read it already
 	}
 	if err != nil {
-		return identity.User{}, time.Time{}, time.Time{}, v.classify(ctx, resp, err)
+		return identity.User{}, time.Time{}, time.Time{}, time.Time{}, v.classify(ctx, resp, err)
 	}
 	now := v.now()
 	if !sess.GetActive() {
-		return identity.User{}, time.Time{}, time.Time{}, fmt.Errorf("%w: the session is not active", ErrUnauthenticated)
+		return identity.User{}, time.Time{}, time.Time{}, time.Time{}, fmt.Errorf("%w: the session is not active", ErrUnauthenticated)
 	}
 	expires = now.Add(v.ttl)
+	graceUntil = expires.Add(v.grace)
 	if exp, ok := sess.GetExpiresAtOk(); ok && !exp.IsZero() {
 		if !exp.After(now) {
-			return identity.User{}, time.Time{}, time.Time{}, fmt.Errorf("%w: the session has expired", ErrUnauthenticated)
+			return identity.User{}, time.Time{}, time.Time{}, time.Time{}, fmt.Errorf("%w: the session has expired", ErrUnauthenticated)
 		}
 		if exp.Before(expires) {
 			expires = *exp
 		}
+		if exp.Before(graceUntil) {
+			graceUntil = *exp
+		}
 	}
 	u, err = userFromSession(sess)
 	if err != nil {
-		return identity.User{}, time.Time{}, time.Time{}, err
+		return identity.User{}, time.Time{}, time.Time{}, time.Time{}, err
 	}
-	return u, expires, refreshPoint(now, expires), nil
+	return u, expires, refreshPoint(now, expires), graceUntil, nil
 }
 
 // refreshPoint is when an entry cached at now until expires is verified

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -626,4 +627,96 @@ func (r *recorder) users() []identity.User {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]identity.User(nil), r.seen...)
+}
+
+// flakyKratos answers whoami with a session of identity i1, expiring at
+// expires, while up is true, and with 503 while it is false.
+type flakyKratos struct {
+	up      atomic.Bool
+	expires time.Time
+}
+
+func (f *flakyKratos) serve(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !f.up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":503,"status":"Service Unavailable","message":"down"}}`))
+			return
+		}
+		_, _ = fmt.Fprintf(w, `{"id":"s1","active":true,"expires_at":%q,"identity":{"id":"i1","schema_id":"default","schema_url":"","traits":{"email":"ada@example.com","name":"Ada"}}}`,
+			f.expires.UTC().Format(time.RFC3339Nano))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// While Kratos cannot answer, a session verified lately is served for the
+// grace period past its TTL, never past the session's own expiry, and a
+// session never verified is not.
+func TestGracePeriodWhileKratosCannotAnswer(t *testing.T) {
+	t.Parallel()
+	const ttl, grace = 5 * time.Second, 30 * time.Second
+	setup := func(t *testing.T, sessionLeft time.Duration) (*flakyKratos, *auth.Verifier, *clocktest.Clock, *prometheus.Registry) {
+		t.Helper()
+		clock := clocktest.New()
+		k := &flakyKratos{expires: clock.Now().Add(sessionLeft)}
+		k.up.Store(true)
+		reg := prometheus.NewRegistry()
+		v, err := auth.NewVerifier(k.serve(t), auth.WithCacheTTL(ttl), auth.WithGracePeriod(grace), auth.WithClock(clock.Now), auth.WithMetrics(reg))
+		require.NoError(t, err)
+		_, err = v.Authenticate(t.Context(), tokenMD("verified"))
+		require.NoError(t, err)
+		k.up.Store(false)
+		return k, v, clock, reg
+	}
+
+	t.Run("within the grace period", func(t *testing.T) {
+		t.Parallel()
+		_, v, clock, reg := setup(t, time.Hour)
+		clock.Advance(ttl + grace - time.Second)
+		u, err := v.Authenticate(t.Context(), tokenMD("verified"))
+		require.NoError(t, err, "served from the cache past its TTL")
+		require.Equal(t, "i1", u.ID)
+		_, err = v.Authenticate(t.Context(), tokenMD("never-verified"))
+		require.ErrorIs(t, err, auth.ErrUnavailable)
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		served := 0.0
+		for _, mf := range mfs {
+			if mf.GetName() == "auth_session_grace_served_total" {
+				served = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		require.InDelta(t, 1, served, 0)
+	})
+	t.Run("not past it", func(t *testing.T) {
+		t.Parallel()
+		_, v, clock, _ := setup(t, time.Hour)
+		clock.Advance(ttl + grace)
+		_, err := v.Authenticate(t.Context(), tokenMD("verified"))
+		require.ErrorIs(t, err, auth.ErrUnavailable)
+	})
+	t.Run("not past the session's expiry", func(t *testing.T) {
+		t.Parallel()
+		_, v, clock, _ := setup(t, ttl+time.Second)
+		clock.Advance(ttl + 2*time.Second)
+		_, err := v.Authenticate(t.Context(), tokenMD("verified"))
+		require.ErrorIs(t, err, auth.ErrUnavailable)
+	})
+	t.Run("an answer from Kratos wins", func(t *testing.T) {
+		t.Parallel()
+		k, v, clock, _ := setup(t, time.Hour)
+		clock.Advance(ttl + time.Second)
+		k.up.Store(true)
+		_, err := v.Authenticate(t.Context(), tokenMD("verified"))
+		require.NoError(t, err)
+	})
+}
+
+func TestGracePeriodMustNotBeNegative(t *testing.T) {
+	t.Parallel()
+	_, err := auth.NewVerifier("http://127.0.0.1:1", auth.WithGracePeriod(-time.Second))
+	require.ErrorContains(t, err, "grace period must not be negative")
 }

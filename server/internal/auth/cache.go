@@ -24,6 +24,10 @@ type cacheEntry struct {
 	// refreshAt is when the entry is due to be verified again, in the
 	// background, while it is still served (at or before expires).
 	refreshAt time.Time
+	// graceUntil (at or after expires) is how long the entry is kept to be
+	// served while Kratos cannot answer (stale): never past the session's
+	// own expiry.
+	graceUntil time.Time
 }
 
 func newSessionCache(maxEntries int) *sessionCache {
@@ -41,27 +45,47 @@ func (c *sessionCache) get(k cacheKey, now time.Time) (u identity.User, ok, refr
 	}
 	e := el.Value.(*cacheEntry)
 	if !now.Before(e.expires) {
-		c.remove(el)
+		if !now.Before(e.graceUntil) {
+			c.remove(el)
+		}
 		return identity.User{}, false, false
 	}
 	c.lru.MoveToFront(el)
 	return e.user, true, !now.Before(e.refreshAt)
 }
 
-// put remembers u until expires, due for a refresh from refreshAt.
-func (c *sessionCache) put(k cacheKey, u identity.User, expires, refreshAt time.Time) {
+// stale returns the user of an entry past its expiry but within its grace
+// period: only for when Kratos cannot answer.
+func (c *sessionCache) stale(k cacheKey, now time.Time) (identity.User, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.index[k]
+	if !ok {
+		return identity.User{}, false
+	}
+	e := el.Value.(*cacheEntry)
+	if !now.Before(e.graceUntil) {
+		c.remove(el)
+		return identity.User{}, false
+	}
+	return e.user, true
+}
+
+// put remembers u until expires, due for a refresh from refreshAt, and
+// keeps it until graceUntil for when Kratos cannot answer.
+func (c *sessionCache) put(k cacheKey, u identity.User, expires, refreshAt, graceUntil time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.index[k]; ok {
 		e := el.Value.(*cacheEntry)
-		e.user, e.expires, e.refreshAt = u, expires, refreshAt
+		e.user, e.expires, e.refreshAt, e.graceUntil = u, expires, refreshAt, graceUntil
 		c.lru.MoveToFront(el)
 		return
 	}
 	for c.lru.Len() >= c.max {
 		c.remove(c.lru.Back())
 	}
-	c.index[k] = c.lru.PushFront(&cacheEntry{key: k, user: u, expires: expires, refreshAt: refreshAt})
+	c.index[k] = c.lru.PushFront(&cacheEntry{key: k, user: u, expires: expires, refreshAt: refreshAt, graceUntil: graceUntil})
 }
 
 // postpone moves k's next refresh to halfway between now and the entry's

@@ -17,11 +17,11 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	c := newSessionCache(2)
 	a, b, d := credential{kindToken, "a"}.key(), credential{kindToken, "b"}.key(), credential{kindToken, "d"}.key()
 
-	c.put(a, identity.User{ID: "a"}, later, later)
-	c.put(b, identity.User{ID: "b"}, later, later)
+	c.put(a, identity.User{ID: "a"}, later, later, later)
+	c.put(b, identity.User{ID: "b"}, later, later, later)
 	_, ok, _ := c.get(a, now) // a is now the most recently used
 	require.True(t, ok)
-	c.put(d, identity.User{ID: "d"}, later, later)
+	c.put(d, identity.User{ID: "d"}, later, later, later)
 
 	require.Equal(t, 2, c.len())
 	_, ok, _ = c.get(b, now)
@@ -38,7 +38,7 @@ func TestCacheExpiry(t *testing.T) {
 	now := time.Now()
 	c := newSessionCache(10)
 	k := credential{kindToken, "a"}.key()
-	c.put(k, identity.User{ID: "a"}, now.Add(time.Second), now.Add(time.Second))
+	c.put(k, identity.User{ID: "a"}, now.Add(time.Second), now.Add(time.Second), now.Add(time.Second))
 
 	_, ok, _ := c.get(k, now.Add(time.Second-time.Nanosecond))
 	require.True(t, ok)
@@ -47,8 +47,8 @@ func TestCacheExpiry(t *testing.T) {
 	require.Equal(t, 0, c.len(), "an expired entry is dropped when seen")
 
 	// Replacing an entry updates it in place.
-	c.put(k, identity.User{ID: "a"}, now.Add(time.Second), now.Add(time.Second))
-	c.put(k, identity.User{ID: "a2"}, now.Add(2*time.Second), now.Add(2*time.Second))
+	c.put(k, identity.User{ID: "a"}, now.Add(time.Second), now.Add(time.Second), now.Add(time.Second))
+	c.put(k, identity.User{ID: "a2"}, now.Add(2*time.Second), now.Add(2*time.Second), now.Add(2*time.Second))
 	require.Equal(t, 1, c.len())
 	u, ok, _ := c.get(k, now.Add(time.Second))
 	require.True(t, ok)
@@ -61,7 +61,7 @@ func oneEntry() (c *sessionCache, k cacheKey, now time.Time) {
 	now = time.Now()
 	c = newSessionCache(10)
 	k = credential{kindToken, "a"}.key()
-	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second), now.Add(5*time.Second))
 	return c, k, now
 }
 
@@ -79,7 +79,7 @@ func TestCacheSaysWhenARefreshIsDue(t *testing.T) {
 	_, ok, _ = c.get(k, now.Add(5*time.Second))
 	require.False(t, ok, "never served at or past expires")
 
-	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second))
+	c.put(k, identity.User{ID: "a"}, now.Add(5*time.Second), now.Add(4*time.Second), now.Add(5*time.Second))
 	c.drop(k)
 	_, ok, _ = c.get(k, now)
 	require.False(t, ok, "dropped")

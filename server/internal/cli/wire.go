@@ -76,6 +76,7 @@ func BuildAPI(ctx context.Context, d Deps) (API, error) {
 
 	verifier, err := auth.NewVerifier(d.Config.KratosPublicURL,
 		auth.WithCacheTTL(d.Config.SessionCacheTTL),
+		auth.WithGracePeriod(d.Config.SessionGrace),
 		auth.WithOnAuthenticated(users.Upsert),
 		auth.WithMetrics(d.Registerer),
 	)

@@ -34,6 +34,9 @@ const (
 	// MaxSessionCacheTTL bounds how long a revoked Kratos session may still
 	// be accepted from the cache.
 	MaxSessionCacheTTL = time.Minute
+	// MaxSessionGrace bounds how long past its TTL a cached session may be
+	// accepted while Kratos cannot answer.
+	MaxSessionGrace = 5 * time.Minute
 	// MaxMessageSizeLimit bounds --max-message-size: every request may
 	// allocate this much before a handler runs.
 	MaxMessageSizeLimit = 64 << 20
@@ -73,6 +76,10 @@ type Config struct {
 	// SessionCacheTTL is how long a verified Kratos session is reused
 	// without asking Kratos again; 0 disables the cache.
 	SessionCacheTTL time.Duration
+	// SessionGrace is how long past SessionCacheTTL a cached session is
+	// still accepted while Kratos cannot answer (an outage), never past the
+	// session's own expiry; 0 accepts nothing stale.
+	SessionGrace time.Duration
 
 	// AllowedOrigin is the one browser origin (scheme://host[:port]) that
 	// may send cookie-authenticated state-changing requests to the gateway.
@@ -117,6 +124,7 @@ var (
 	sKratosAdmin      = setting{"kratos-admin-url", "KRATOS_ADMIN_URL"}
 	sKratosHookKey    = setting{"kratos-hook-key", "KRATOS_HOOK_KEY"}
 	sSessionTTL       = setting{"session-cache-ttl", "SESSION_CACHE_TTL"}
+	sSessionGrace     = setting{"session-grace", "SESSION_GRACE"}
 	sAllowedOrigin    = setting{"allowed-origin", "ALLOWED_ORIGIN"}
 	sPurgeAfter       = setting{"account-purge-after", "ACCOUNT_PURGE_AFTER"}
 	sRiverUIOperators = setting{"riverui-operators", "RIVERUI_OPERATORS"}
@@ -153,6 +161,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	p.str(&c.KratosAdminURL, sKratosAdmin, "http://127.0.0.1:4434", "Ory Kratos admin API URL")
 	p.str(&c.KratosHookKey, sKratosHookKey, "", "shared key of Kratos's identity web hook on the ops port; empty disables the hook (prefer the variable: flags show in ps)")
 	p.dur(&c.SessionCacheTTL, sSessionTTL, 5*time.Second, "how long a verified session is reused without asking Kratos; 0 disables the cache")
+	p.dur(&c.SessionGrace, sSessionGrace, 30*time.Second, "how long past its cache TTL a session is still accepted while Kratos cannot answer (never past its expiry); 0 disables")
 	p.str(&c.AllowedOrigin, sAllowedOrigin, "http://127.0.0.1:8080", "the browser origin allowed to send cookie-authenticated writes (CSRF check)")
 	p.dur(&c.AccountPurgeAfter, sPurgeAfter, DefaultAccountPurgeAfter, "grace period between deleting an account and the purge job erasing it for good")
 	var operators string
@@ -314,6 +323,12 @@ func (c *Config) validate() error {
 	case c.SessionCacheTTL > MaxSessionCacheTTL:
 		bad(sSessionTTL, "at most %s: a revoked session stays valid that long", MaxSessionCacheTTL)
 	}
+	switch {
+	case c.SessionGrace < 0:
+		bad(sSessionGrace, "must not be negative (0 disables it)")
+	case c.SessionGrace > MaxSessionGrace:
+		bad(sSessionGrace, "at most %s: during an outage a revoked session stays valid that long past the cache TTL", MaxSessionGrace)
+	}
 
 	if origin, err := normalizeOrigin(c.AllowedOrigin); err != nil {
 		bad(sAllowedOrigin, "%v", err)
@@ -425,6 +440,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database", c.databaseSummary()),
 		slog.String("kratos_public_url", c.KratosPublicURL),
 		slog.Duration("session_cache_ttl", c.SessionCacheTTL),
+		slog.Duration("session_grace", c.SessionGrace),
 		slog.String("allowed_origin", c.AllowedOrigin),
 		slog.Duration("account_purge_after", c.AccountPurgeAfter),
 		slog.Int("riverui_operators", len(c.RiverUIOperators)),

@@ -49,6 +49,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:4433", c.KratosPublicURL)
 	require.Equal(t, "http://127.0.0.1:4434", c.KratosAdminURL)
 	require.Equal(t, 5*time.Second, c.SessionCacheTTL)
+	require.Equal(t, 30*time.Second, c.SessionGrace)
 	require.Equal(t, "http://127.0.0.1:8080", c.AllowedOrigin)
 	require.Equal(t, config.LogText, c.LogFormat)
 	require.Equal(t, slog.LevelInfo, c.LogLevel)
@@ -107,6 +108,10 @@ func TestInvalidSettingsNameTheirFlagAndVariable(t *testing.T) {
 			[]string{"--session-cache-ttl (SESSION_CACHE_TTL): must not be negative"}},
 		{"cache TTL too long", nil, map[string]string{"SESSION_CACHE_TTL": "10m"},
 			[]string{"--session-cache-ttl (SESSION_CACHE_TTL): at most 1m0s"}},
+		{"negative session grace", []string{"--session-grace", "-1s"}, nil,
+			[]string{"--session-grace (SESSION_GRACE): must not be negative"}},
+		{"session grace too long", nil, map[string]string{"SESSION_GRACE": "6m"},
+			[]string{"--session-grace (SESSION_GRACE): at most 5m0s"}},
 		{"origin with a path", []string{"--allowed-origin", "https://app.example.com/app"}, nil,
 			[]string{"--allowed-origin (ALLOWED_ORIGIN): must be an origin"}},
 		{"origin without scheme", []string{"--allowed-origin", "app.example.com"}, nil,
