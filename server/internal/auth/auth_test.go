@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,6 @@ import (
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/server/internal/auth"
 	"github.com/groundwork-dev/groundwork/server/internal/clocktest"
-	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
 )
@@ -437,14 +435,7 @@ func TestKratosUnavailable(t *testing.T) {
 // again once Kratos can tell.
 func TestKratosLosingItsDatabaseLogsNobodyOut(t *testing.T) {
 	t.Parallel()
-	var db *faultproxy.Proxy
-	k := kratostest.Start(t, kratostest.Options{DSN: func(dsn string) string {
-		u, err := url.Parse(dsn)
-		require.NoError(t, err)
-		db = faultproxy.Start(t, u.Host)
-		u.Host = db.Addr()
-		return u.String()
-	}})
+	k, db := kratostest.StartWithDatabaseProxy(t, kratostest.Options{})
 	reg := prometheus.NewRegistry()
 	b := setup(t, k, auth.WithCacheTTL(0), auth.WithMetrics(reg))
 	u := kratostest.NewUser()

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	groundworkv1 "github.com/groundwork-dev/groundwork/server/gen/groundwork/v1"
-	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
 	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 )
@@ -26,14 +24,7 @@ import (
 // to outlast the cached entry to show the same).
 func TestDatabaseOutageLogsNobodyOut(t *testing.T) {
 	t.Parallel()
-	var kratosDB *faultproxy.Proxy
-	k := kratostest.Start(t, kratostest.Options{DSN: func(dsn string) string {
-		u, err := url.Parse(dsn)
-		require.NoError(t, err)
-		kratosDB = faultproxy.Start(t, u.Host)
-		u.Host = kratosDB.Addr()
-		return u.String()
-	}})
+	k, kratosDB := kratostest.StartWithDatabaseProxy(t, kratostest.Options{})
 	s := startServer(t, serverOptions{kratos: k, databaseProxy: true, cacheTTL: ttl(0)})
 	_, ss := registerAPI(t, k)
 	call := func() int {

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/groundwork-dev/groundwork/queue"
 	"github.com/groundwork-dev/groundwork/queue/queuetest"
-	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
 	"github.com/groundwork-dev/groundwork/server/internal/jobs"
 	"github.com/groundwork-dev/groundwork/server/internal/kratostest"
@@ -147,14 +145,7 @@ func (c *cutAfterFirstPage) ListIdentities(ctx context.Context, token string) ([
 // Kratos could not finish answering.
 func TestReconcileWhenKratosLosesItsDatabaseMidListing(t *testing.T) {
 	t.Parallel()
-	var db *faultproxy.Proxy
-	k := kratostest.Start(t, kratostest.Options{DSN: func(dsn string) string {
-		u, err := url.Parse(dsn)
-		require.NoError(t, err)
-		db = faultproxy.Start(t, u.Host)
-		u.Host = db.Addr()
-		return u.String()
-	}})
+	k, db := kratostest.StartWithDatabaseProxy(t, kratostest.Options{})
 	for range 3 {
 		createIdentity(t, k, kratostest.NewUser())
 	}

@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +62,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
+	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 )
 
 // Options configure a dedicated instance.
@@ -134,6 +136,24 @@ func Start(t testing.TB, opts Options) *Kratos {
 	}
 	t.Cleanup(k.Stop)
 	return k
+}
+
+// StartWithDatabaseProxy is Start with Kratos's database connection going
+// through a faultproxy, which the test takes Down to make Kratos lose its
+// database (Kratos then answers every whoami with 401) and Up again.
+func StartWithDatabaseProxy(t testing.TB, opts Options) (*Kratos, *faultproxy.Proxy) {
+	t.Helper()
+	var proxy *faultproxy.Proxy
+	opts.DSN = func(dsn string) string {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatalf("kratostest: the Kratos DSN: %v", err)
+		}
+		proxy = faultproxy.Start(t, u.Host)
+		u.Host = proxy.Addr()
+		return u.String()
+	}
+	return Start(t, opts), proxy
 }
 
 // Stop stops Kratos (SIGTERM to its process group, SIGKILL after 10 s) and
