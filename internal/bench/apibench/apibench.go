@@ -67,6 +67,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 	"github.com/groundwork-dev/groundwork/internal/shared/machine"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
@@ -216,7 +217,7 @@ func stackLogTails(cfg devstack.Config) string {
 	var logs strings.Builder
 	for _, name := range []string{"kratos.log", "server.log"} {
 		if b, err := os.ReadFile(filepath.Join(cfg.LogDir(), name)); err == nil {
-			fmt.Fprintf(&logs, "--- end of %s\n%s\n", name, lastLines(string(b), 15))
+			fmt.Fprintf(&logs, "--- end of %s\n%s\n", name, lastlines.Of(string(b), 15))
 		}
 	}
 	return logs.String()
@@ -409,11 +410,6 @@ func maintainAccounts(ctx context.Context, migratorURL string) error {
 		return fmt.Errorf("vacuum accounts: %w", err)
 	}
 	return nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // goBuild builds pkg of the workspace into bin.

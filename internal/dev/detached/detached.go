@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 )
 
 // ErrPortInUse means another program holds one of a process's ports.
@@ -233,9 +234,5 @@ func tailFile(path string, n int) string {
 	if err != nil {
 		return ""
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return lastlines.Of(string(b), n)
 }

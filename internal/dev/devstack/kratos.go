@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
 )
 
@@ -233,18 +234,10 @@ func (s *Stack) migrateKratos(ctx context.Context, bin string, env []string) err
 	cmd.Dir = s.cfg.Root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("kratos: migrate sql: %w\n%s", err, lastLines(out, 10))
+		return fmt.Errorf("kratos: migrate sql: %w\n%s", err, lastlines.Of(string(out), 10))
 	}
 	fmt.Fprintln(s.out, "kratos        database migrated")
 	return os.WriteFile(stampFile, []byte(stamp), 0o600)
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func (kratosComponent) Down(ctx context.Context, s *Stack) error {

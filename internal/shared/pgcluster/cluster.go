@@ -27,9 +27,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
-
 	"github.com/jackc/pgx/v5"
+
+	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 )
 
 // Superuser is the name of the bootstrap superuser. It may log in only over
@@ -208,7 +209,7 @@ func (c *Cluster) Init(ctx context.Context) error {
 		args = append(args, "--no-sync")
 	}
 	if out, err := c.command(ctx, c.cfg.Bin.Path("initdb"), args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("initdb %s: %w\n%s", c.cfg.DataDir, err, lastLines(out, 10))
+		return fmt.Errorf("initdb %s: %w\n%s", c.cfg.DataDir, err, lastlines.Of(string(out), 10))
 	}
 	return nil
 }
@@ -561,13 +562,5 @@ func (c *Cluster) logTail(n int) string {
 	if err != nil {
 		return ""
 	}
-	return "PostgreSQL log (" + c.cfg.LogFile + "):\n" + lastLines(b, n)
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return "PostgreSQL log (" + c.cfg.LogFile + "):\n" + lastlines.Of(string(b), n)
 }

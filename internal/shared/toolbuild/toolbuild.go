@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 	"github.com/groundwork-dev/groundwork/internal/shared/usercache"
 )
 
@@ -84,7 +85,7 @@ func build(ctx context.Context, root string, t Tool, bin string) error {
 		return fmt.Errorf("build %s (cd %s && GOWORK=off go %s): %w\n"+
 			"The first build on a machine downloads the tool's modules from the Go module proxy (GOPROXY); later builds "+
 			"work offline from the module and build caches. %s may point at another cache directory.\n%s",
-			t.Name, dir, strings.Join(args, " "), err, usercache.EnvDir, lastLines(log.String(), 40))
+			t.Name, dir, strings.Join(args, " "), err, usercache.EnvDir, lastlines.Of(log.String(), 40))
 	}
 	return nil
 }
@@ -105,12 +106,4 @@ func Key(root string, t Tool) (string, error) {
 	}
 	fmt.Fprintf(h, "ldflags %s\ngo %s %s/%s\n", t.LDFlags, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/filelock"
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 )
 
 // Program is one main package of the workspace.
@@ -59,7 +60,7 @@ func Ensure(ctx context.Context, root string, p Program) (bin string, built bool
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, p.Package)
 	cmd.Dir = filepath.Join(root, p.Dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", false, fmt.Errorf("%s: build: %w\n%s", p.Name, err, lastLines(out, 20))
+		return "", false, fmt.Errorf("%s: build: %w\n%s", p.Name, err, lastlines.Of(string(out), 20))
 	}
 	if err := os.Rename(tmp, bin); err != nil {
 		return "", false, fmt.Errorf("%s: install binary: %w", p.Name, err)
@@ -104,12 +105,4 @@ func Stamp(root string, dirs ...string) (string, error) {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)) + "\n", nil
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

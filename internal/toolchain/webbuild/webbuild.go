@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/filelock"
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 )
 
 // InitialJSBudget is the most JavaScript, gzip-compressed, that the first
@@ -120,17 +121,9 @@ func npm(ctx context.Context, dir string, args ...string) error {
 	cmd.Env = append(os.Environ(), "NO_UPDATE_NOTIFIER=1", "npm_config_update_notifier=false")
 	outb, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, lastLines(outb, 30))
+		return fmt.Errorf("%w\n%s", err, lastlines.Of(string(outb), 30))
 	}
 	return nil
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // sourceStamp hashes what the build reads: the webapp's files outside

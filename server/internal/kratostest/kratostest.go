@@ -61,6 +61,7 @@ import (
 	ory "github.com/ory/kratos-client-go"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
 	"github.com/groundwork-dev/groundwork/server/internal/faultproxy"
 )
@@ -222,7 +223,7 @@ func doPrepare(t testing.TB) (*prepared, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("migrate the Kratos template database (kratos migrate sql -e --yes): %w\n%s", err, lastLines(out.String(), 30))
+		return nil, fmt.Errorf("migrate the Kratos template database (kratos migrate sql -e --yes): %w\n%s", err, lastlines.Of(out.String(), 30))
 	}
 	return p, nil
 }
@@ -379,11 +380,11 @@ func (k *Kratos) waitReady(limit time.Duration) error {
 		}
 		select {
 		case <-k.proc.exited:
-			return fmt.Errorf("kratos serve exited during start-up: %w\nKratos log:\n%s", k.proc.waitErr, lastLines(k.Logs(), 30))
+			return fmt.Errorf("kratos serve exited during start-up: %w\nKratos log:\n%s", k.proc.waitErr, lastlines.Of(k.Logs(), 30))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("kratos serve not ready within %s (%s)\nKratos log:\n%s", limit, last, lastLines(k.Logs(), 30))
+			return fmt.Errorf("kratos serve not ready within %s (%s)\nKratos log:\n%s", limit, last, lastlines.Of(k.Logs(), 30))
 		}
 	}
 }
@@ -505,12 +506,4 @@ func randHex(n int) string {
 		panic(errors.New("crypto/rand failed"))
 	}
 	return hex.EncodeToString(b)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
