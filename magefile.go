@@ -15,6 +15,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/bench/apibench"
 	"github.com/groundwork-dev/groundwork/internal/bench/devbench"
 	"github.com/groundwork-dev/groundwork/internal/ci"
+	"github.com/groundwork-dev/groundwork/internal/delivery/controlplane"
 	"github.com/groundwork-dev/groundwork/internal/delivery/images"
 	"github.com/groundwork-dev/groundwork/internal/delivery/kindcluster"
 	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
@@ -40,6 +41,9 @@ type Kind mg.Namespace
 
 // Deploy deploys to a real cluster.
 type Deploy mg.Namespace
+
+// Kube runs a local Kubernetes control plane (no Docker, no containers) to try manifests against.
+type Kube mg.Namespace
 
 func stack() (*devstack.Stack, error) {
 	cfg, err := devstack.ConfigFromEnv(".", os.Getenv)
@@ -244,6 +248,38 @@ func (Kind) Reset(ctx context.Context) error {
 		return err
 	}
 	return c.Reset(ctx)
+}
+
+func localControlPlane() (controlplane.Local, error) {
+	root, err := os.Getwd()
+	return controlplane.Local{Root: root, Out: os.Stdout}, err
+}
+
+// Up starts a local Kubernetes control plane in the background (etcd, kube-apiserver, controller manager, scheduler, kwok's fake nodes) with the operators' CRDs and prints its kubeconfig; idempotent.
+func (Kube) Up(ctx context.Context) error {
+	l, err := localControlPlane()
+	if err != nil {
+		return err
+	}
+	return l.Up(ctx)
+}
+
+// Down stops the local control plane; its state stays in .dev/kube.
+func (Kube) Down(ctx context.Context) error {
+	l, err := localControlPlane()
+	if err != nil {
+		return err
+	}
+	return l.Down(ctx)
+}
+
+// Status shows the local control plane's processes and whether its API server answers.
+func (Kube) Status(ctx context.Context) error {
+	l, err := localControlPlane()
+	if err != nil {
+		return err
+	}
+	return l.Status(ctx)
 }
 
 // Deploy rebuilds one component (server, migrator, kratos, webapp), pushes it, applies its objects and waits for the rollout; prints the time taken.

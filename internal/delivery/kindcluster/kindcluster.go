@@ -16,6 +16,7 @@ package kindcluster
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -199,6 +200,8 @@ type Cluster struct {
 	Build kube.BuildFunc
 	// PrepareWebapp is the real build's images.Project.PrepareWebapp.
 	PrepareWebapp func(ctx context.Context) error
+	// WaitTimeout bounds each wait (0: kube.WaitTimeout).
+	WaitTimeout time.Duration
 }
 
 func (k *Cluster) client() kube.Kube {
@@ -384,13 +387,13 @@ func (k *Cluster) deploy(ctx context.Context, components []string) error {
 	kc := k.client()
 	if components == nil {
 		stages := manifests.Stages(objs)
-		if err := kube.ApplyStages(ctx, kc, stages[:1], k.Out); err != nil { // the namespaces
+		if err := kube.ApplyStages(ctx, kc, stages[:1], k.WaitTimeout, k.Out); err != nil { // the namespaces
 			return err
 		}
 		if err := EnsureSecrets(ctx, kc, manifests.ExternalFor(false), k.Out); err != nil {
 			return err
 		}
-		return kube.ApplyStages(ctx, kc, stages[1:], k.Out)
+		return kube.ApplyStages(ctx, kc, stages[1:], k.WaitTimeout, k.Out)
 	}
 	var part []manifests.Object
 	for _, c := range components {
@@ -411,7 +414,7 @@ func (k *Cluster) deploy(ctx context.Context, components []string) error {
 		}
 	}
 	stages := manifests.Stages(part)
-	if err := kube.ApplyStages(ctx, kc, stages, k.Out); err != nil {
+	if err := kube.ApplyStages(ctx, kc, stages, k.WaitTimeout, k.Out); err != nil {
 		return err
 	}
 	for _, o := range unchanged {
@@ -419,7 +422,7 @@ func (k *Cluster) deploy(ctx context.Context, components []string) error {
 		if err := kc.Restart(ctx, o.Namespace, o.Name); err != nil {
 			return err
 		}
-		if err := kc.Wait(ctx, manifests.Wait{Kind: "Deployment", Namespace: o.Namespace, Name: o.Name, For: manifests.Rollout}, kube.WaitTimeout); err != nil {
+		if err := kc.Wait(ctx, manifests.Wait{Kind: "Deployment", Namespace: o.Namespace, Name: o.Name, For: manifests.Rollout}, cmp.Or(k.WaitTimeout, kube.WaitTimeout)); err != nil {
 			return err
 		}
 	}

@@ -9,12 +9,16 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/delivery/manifests"
 )
 
-// WaitTimeout bounds each wait of a stage.
+// WaitTimeout bounds each wait of a stage by default.
 const WaitTimeout = 10 * time.Minute
 
 // ApplyStages applies each stage and waits for its objects before the
-// next: the migration Jobs complete before any Deployment changes.
-func ApplyStages(ctx context.Context, kube Kube, stages []manifests.Stage, out io.Writer) error {
+// next: the migration Jobs complete before any Deployment changes. Each
+// wait is bounded by timeout (0: WaitTimeout).
+func ApplyStages(ctx context.Context, kube Kube, stages []manifests.Stage, timeout time.Duration, out io.Writer) error {
+	if timeout == 0 {
+		timeout = WaitTimeout
+	}
 	for _, st := range stages {
 		y, err := manifests.YAML(st.Objects)
 		if err != nil {
@@ -26,7 +30,7 @@ func ApplyStages(ctx context.Context, kube Kube, stages []manifests.Stage, out i
 		}
 		for _, w := range st.Waits {
 			fmt.Fprintf(out, "    waiting for %s %s/%s (%s)\n", w.Kind, w.Namespace, w.Name, w.For)
-			if err := kube.Wait(ctx, w, WaitTimeout); err != nil {
+			if err := kube.Wait(ctx, w, timeout); err != nil {
 				return fmt.Errorf("stage %s: waiting for %s %s/%s (%s): %w", st.Name, w.Kind, w.Namespace, w.Name, w.For, err)
 			}
 		}

@@ -60,7 +60,9 @@ type Kubectl struct {
 // ErrNoKubectl says kubectl is not installed.
 var ErrNoKubectl = errors.New("kubectl is not installed: install it (https://kubernetes.io/docs/tasks/tools/#kubectl) and try again")
 
-func (k Kubectl) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+// Run runs kubectl with args (and stdin, if not nil) and returns its
+// standard output; a failure is a *KubectlError with its standard error.
+func (k Kubectl) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 	bin := k.Binary
 	if bin == "" {
 		bin = "kubectl"
@@ -106,7 +108,7 @@ func (k Kubectl) CurrentContext(ctx context.Context) (string, error) {
 	if k.Context != "" {
 		return k.Context, nil
 	}
-	out, err := k.run(ctx, nil, "config", "current-context")
+	out, err := k.Run(ctx, nil, "config", "current-context")
 	if err != nil {
 		return "", fmt.Errorf("no current kube context (set one with `kubectl config use-context NAME`): %w", err)
 	}
@@ -120,7 +122,7 @@ var ErrUnreachable = errors.New("the cluster does not answer")
 func (k Kubectl) Reachable(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	_, err := k.run(ctx, nil, "get", "--raw", "/readyz", "--request-timeout=15s")
+	_, err := k.Run(ctx, nil, "get", "--raw", "/readyz", "--request-timeout=15s")
 	if err == nil || errors.Is(err, ErrNoKubectl) {
 		return err
 	}
@@ -130,7 +132,7 @@ func (k Kubectl) Reachable(ctx context.Context) error {
 
 // Apply implements Kube.
 func (k Kubectl) Apply(ctx context.Context, yaml []byte) error {
-	out, err := k.run(ctx, yaml, "apply", "--server-side", "--field-manager="+FieldManager, "--force-conflicts", "-f", "-")
+	out, err := k.Run(ctx, yaml, "apply", "--server-side", "--field-manager="+FieldManager, "--force-conflicts", "-f", "-")
 	if k.Log != nil {
 		_, _ = k.Log.Write(out)
 	}
@@ -139,7 +141,7 @@ func (k Kubectl) Apply(ctx context.Context, yaml []byte) error {
 
 // Diff implements Kube. kubectl diff exits 1 when there are differences.
 func (k Kubectl) Diff(ctx context.Context, yaml []byte) (string, error) {
-	out, err := k.run(ctx, yaml, "diff", "--server-side", "--field-manager="+FieldManager, "--force-conflicts", "-f", "-")
+	out, err := k.Run(ctx, yaml, "diff", "--server-side", "--field-manager="+FieldManager, "--force-conflicts", "-f", "-")
 	var ke *KubectlError
 	var ee *exec.ExitError
 	if errors.As(err, &ke) && errors.As(ke.Err, &ee) && ee.ExitCode() == 1 {
@@ -160,7 +162,7 @@ func (k Kubectl) Wait(ctx context.Context, w manifests.Wait, timeout time.Durati
 	if w.Namespace != "" {
 		args = append([]string{"-n", w.Namespace}, args...)
 	}
-	out, err := k.run(ctx, nil, args...)
+	out, err := k.Run(ctx, nil, args...)
 	if k.Log != nil {
 		_, _ = k.Log.Write(out)
 	}
@@ -173,7 +175,7 @@ func (k Kubectl) Get(ctx context.Context, kind, namespace, name, jsonpath string
 	if namespace != "" {
 		args = append([]string{"-n", namespace}, args...)
 	}
-	out, err := k.run(ctx, nil, args...)
+	out, err := k.Run(ctx, nil, args...)
 	if err != nil {
 		return "", false, err
 	}
@@ -183,6 +185,6 @@ func (k Kubectl) Get(ctx context.Context, kind, namespace, name, jsonpath string
 
 // Restart implements Kube.
 func (k Kubectl) Restart(ctx context.Context, namespace, name string) error {
-	_, err := k.run(ctx, nil, "-n", namespace, "rollout", "restart", "deployment/"+name)
+	_, err := k.Run(ctx, nil, "-n", namespace, "rollout", "restart", "deployment/"+name)
 	return err
 }

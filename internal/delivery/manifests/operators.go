@@ -25,17 +25,39 @@ type Operator struct {
 	Wait []string `json:"wait"`
 }
 
-// LoadOperators reads and validates OperatorsFile.
-func LoadOperators(path string) ([]Operator, error) {
+// CRDSource is one entry of OperatorsFile's crds list: the
+// CustomResourceDefinitions a project ships in its Go module, at the
+// version pinned here, which the local control plane installs
+// (internal/delivery/controlplane).
+type CRDSource struct {
+	Name    string `json:"name"`
+	Module  string `json:"module"`  // the Go module that carries the CRD files
+	Version string `json:"version"` // its version
+	Dir     string `json:"dir"`     // the directory of CRD YAML files in it
+}
+
+type operatorsFile struct {
+	Operators []Operator  `json:"operators"`
+	CRDs      []CRDSource `json:"crds"`
+}
+
+func loadOperatorsFile(path string) (operatorsFile, error) {
+	var f operatorsFile
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the operator versions: %w", err)
-	}
-	var f struct {
-		Operators []Operator `json:"operators"`
+		return f, fmt.Errorf("reading the operator versions: %w", err)
 	}
 	if err := yaml.UnmarshalStrict(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return f, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// LoadOperators reads and validates OperatorsFile.
+func LoadOperators(path string) ([]Operator, error) {
+	f, err := loadOperatorsFile(path)
+	if err != nil {
+		return nil, err
 	}
 	for _, o := range f.Operators {
 		if o.Name == "" || o.Version == "" || o.Namespace == "" {
@@ -46,4 +68,21 @@ func LoadOperators(path string) ([]Operator, error) {
 		}
 	}
 	return f.Operators, nil
+}
+
+// LoadCRDSources reads and validates OperatorsFile's crds list.
+func LoadCRDSources(path string) ([]CRDSource, error) {
+	f, err := loadOperatorsFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range f.CRDs {
+		if c.Name == "" || c.Module == "" || c.Version == "" || c.Dir == "" {
+			return nil, fmt.Errorf("%s: crds entry %q needs name, module, version and dir", path, c.Name)
+		}
+	}
+	if len(f.CRDs) == 0 {
+		return nil, fmt.Errorf("%s: no crds entries", path)
+	}
+	return f.CRDs, nil
 }

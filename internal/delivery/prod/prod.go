@@ -12,6 +12,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/delivery/images"
 	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
@@ -31,7 +32,9 @@ type Deploy struct {
 	// pinned overlay and prints the server-side diff; nothing is pushed or
 	// applied.
 	DryRun bool
-	Out    io.Writer
+	// WaitTimeout bounds each wait of a stage (0: kube.WaitTimeout).
+	WaitTimeout time.Duration
+	Out         io.Writer
 }
 
 // ConfigFromEnv reads the registry settings:
@@ -117,5 +120,5 @@ func (p Deploy) Run(ctx context.Context) error {
 	if p.DryRun {
 		return kube.DiffStages(ctx, p.Kube, stages, p.Out)
 	}
-	return kube.ApplyStages(ctx, p.Kube, stages, p.Out)
+	return kube.ApplyStages(ctx, p.Kube, stages, p.WaitTimeout, p.Out)
 }

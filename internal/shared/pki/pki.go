@@ -61,7 +61,17 @@ type Leaf struct {
 	CommonName string   // for database clients: the PostgreSQL role
 	DNSNames   []string // subject alternative names
 	IPs        []net.IP // subject alternative IP addresses
-	Usage      Usage
+	// Organizations of the subject: Kubernetes reads them as the groups of
+	// a client certificate's user (system:masters, ...). Empty: groundwork.
+	Organizations []string
+	Usage         Usage
+}
+
+func (l Leaf) organizations() []string {
+	if len(l.Organizations) == 0 {
+		return []string{"groundwork"}
+	}
+	return l.Organizations
 }
 
 // Spec is the whole certificate tree.
@@ -249,7 +259,7 @@ func ensureLeaf(dir string, l Leaf, ca *issuer, opts Options) (bool, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: l.CommonName, Organization: []string{"groundwork"}},
+		Subject:      pkix.Name{CommonName: l.CommonName, Organization: l.organizations()},
 		NotBefore:    now.Add(-5 * time.Minute),
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -281,7 +291,8 @@ func fresh(c *x509.Certificate, now time.Time) bool {
 }
 
 func leafMatches(c *x509.Certificate, l Leaf) bool {
-	if c.IsCA || c.Subject.CommonName != l.CommonName || !slices.Equal(c.DNSNames, l.DNSNames) {
+	if c.IsCA || c.Subject.CommonName != l.CommonName || !slices.Equal(c.DNSNames, l.DNSNames) ||
+		!slices.Equal(c.Subject.Organization, l.organizations()) {
 		return false
 	}
 	if len(c.IPAddresses) != len(l.IPs) {

@@ -418,6 +418,9 @@ func TestEnsureReissuesLeafWhoseSpecChanged(t *testing.T) {
 		{"CommonNameChanged", func(l *pki.Leaf) { l.CommonName = "api" }, func(t *testing.T, c *x509.Certificate) {
 			require.Equal(t, "api", c.Subject.CommonName)
 		}},
+		{"GroupsChanged", func(l *pki.Leaf) { l.Organizations = []string{"system:masters"} }, func(t *testing.T, c *x509.Certificate) {
+			require.Equal(t, []string{"system:masters"}, c.Subject.Organization)
+		}},
 		{"UsageNarrowed", func(l *pki.Leaf) { l.Usage = pki.ServerAuth }, func(t *testing.T, c *x509.Certificate) {
 			require.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, c.ExtKeyUsage)
 		}},

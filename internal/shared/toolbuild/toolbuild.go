@@ -28,6 +28,9 @@ type Tool struct {
 	Package string // main package to build
 	Name    string // binary name
 	LDFlags string // e.g. -X flags that stamp the version release builds stamp
+	// Static builds with CGO_ENABLED=0 and -trimpath, as release builds of
+	// Kubernetes and etcd are: no libc dependency, no local paths inside.
+	Static bool
 }
 
 // GolangciLint is the linter, pinned in tools/golangci-lint/go.mod.
@@ -71,6 +74,11 @@ func Ensure(ctx context.Context, root string, t Tool, out io.Writer) (string, er
 
 func build(ctx context.Context, root string, t Tool, bin string) error {
 	args := []string{"build", "-o", bin}
+	env := append(os.Environ(), "GOWORK=off")
+	if t.Static {
+		args = append(args, "-trimpath")
+		env = append(env, "CGO_ENABLED=0")
+	}
 	if t.LDFlags != "" {
 		args = append(args, "-ldflags="+t.LDFlags)
 	}
@@ -78,14 +86,14 @@ func build(ctx context.Context, root string, t Tool, bin string) error {
 	dir := filepath.Join(root, "tools", t.Dir)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Env = env
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build %s (cd %s && GOWORK=off go %s): %w\n"+
+		return fmt.Errorf("build %s (cd %s && %sGOWORK=off go %s): %w\n"+
 			"The first build on a machine downloads the tool's modules from the Go module proxy (GOPROXY); later builds "+
 			"work offline from the module and build caches. %s may point at another cache directory.\n%s",
-			t.Name, dir, strings.Join(args, " "), err, usercache.EnvDir, lastlines.Of(log.String(), 40))
+			t.Name, dir, staticEnv(t), strings.Join(args, " "), err, usercache.EnvDir, lastlines.Of(log.String(), 40))
 	}
 	return nil
 }
@@ -105,5 +113,15 @@ func Key(root string, t Tool) (string, error) {
 		h.Write(b)
 	}
 	fmt.Fprintf(h, "ldflags %s\ngo %s %s/%s\n", t.LDFlags, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if t.Static { // only then, so that the other tools' keys (and caches) stay as they were
+		fmt.Fprintln(h, "static")
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func staticEnv(t Tool) string {
+	if t.Static {
+		return "CGO_ENABLED=0 "
+	}
+	return ""
 }

@@ -48,18 +48,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	ory "github.com/ory/kratos-client-go"
 
+	"github.com/groundwork-dev/groundwork/internal/shared/childproc"
 	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
 	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
@@ -93,7 +92,7 @@ type Kratos struct {
 	Public *ory.APIClient
 
 	root string
-	proc *process
+	proc *childproc.Process
 	http *http.Client
 }
 
@@ -160,10 +159,10 @@ func StartWithDatabaseProxy(t testing.TB, opts Options) (*Kratos, *faultproxy.Pr
 // Stop stops Kratos (SIGTERM to its process group, SIGKILL after 10 s) and
 // waits for it to exit. Stopping twice is harmless. Only for instances from
 // Start: other tests use the Shared one.
-func (k *Kratos) Stop() { k.proc.stop() }
+func (k *Kratos) Stop() { k.proc.Stop(10 * time.Second) }
 
 // Logs returns the last lines Kratos wrote (up to about 256 KiB).
-func (k *Kratos) Logs() string { return k.proc.logs.String() }
+func (k *Kratos) Logs() string { return k.proc.Logs() }
 
 // ConfigDir is the directory of the repository's Kratos configuration.
 func (k *Kratos) ConfigDir() string { return configDir(k.root) }
@@ -333,7 +332,7 @@ func start(t testing.TB, db *database, opts Options) (*Kratos, error) {
 		cmd := exec.Command(p.bin, args...) //nolint:noctx // must outlive the starting context; stopped by Stop
 		cmd.Dir = p.root
 		cmd.Env = baseEnv(env)
-		proc, err := startProcess(cmd)
+		proc, err := childproc.Start(cmd)
 		if err != nil {
 			return nil, err
 		}
@@ -379,8 +378,8 @@ func (k *Kratos) waitReady(limit time.Duration) error {
 			return nil
 		}
 		select {
-		case <-k.proc.exited:
-			return fmt.Errorf("kratos serve exited during start-up: %w\nKratos log:\n%s", k.proc.waitErr, lastlines.Of(k.Logs(), 30))
+		case <-k.proc.Exited():
+			return fmt.Errorf("kratos serve exited during start-up: %w\nKratos log:\n%s", k.proc.Err(), lastlines.Of(k.Logs(), 30))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -402,64 +401,6 @@ func getStatus(c *http.Client, u string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-type process struct {
-	cmd      *exec.Cmd
-	logs     *ringBuffer
-	exited   chan struct{} // closed when the process has exited
-	waitErr  error         // set before exited is closed
-	stopOnce sync.Once
-}
-
-func startProcess(cmd *exec.Cmd) (*process, error) {
-	logs := &ringBuffer{limit: 256 << 10}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	// Own process group (stopped as a whole); SIGKILL when this process dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := spawn(cmd); err != nil {
-		return nil, fmt.Errorf("start %s: %w", strings.Join(cmd.Args, " "), err)
-	}
-	p := &process{cmd: cmd, logs: logs, exited: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-func (p *process) stop() {
-	p.stopOnce.Do(func() {
-		pgid := p.cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-p.exited
-		}
-	})
-}
-
-// Pdeathsig fires when the OS thread that started the child exits, not the
-// process, and the Go runtime may retire threads. Children are therefore
-// started from one goroutine locked to its thread for the life of the
-// process.
-var spawner = sync.OnceValue(func() chan func() {
-	ch := make(chan func())
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread lives as long as the process
-		for f := range ch {
-			f()
-		}
-	}()
-	return ch
-})
-
-func spawn(cmd *exec.Cmd) error {
-	done := make(chan error, 1)
-	spawner() <- func() { done <- cmd.Start() }
-	return <-done
-}
-
 // baseEnv is a minimal environment plus vars: Kratos reads its whole
 // configuration from the environment, so the test runner's variables must
 // not leak in.
@@ -474,30 +415,6 @@ func baseEnv(vars map[string]string) []string {
 		env = append(env, k+"="+vars[k])
 	}
 	return env
-}
-
-// ringBuffer keeps the last limit bytes written to it.
-type ringBuffer struct {
-	mu    sync.Mutex
-	limit int
-	buf   []byte
-}
-
-func (r *ringBuffer) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.buf = append(r.buf, p...)
-	// Trim in batches: copying on every write would be quadratic.
-	if len(r.buf) > 2*r.limit {
-		r.buf = slices.Clone(r.buf[len(r.buf)-r.limit:])
-	}
-	return len(p), nil
-}
-
-func (r *ringBuffer) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return string(r.buf[max(0, len(r.buf)-r.limit):])
 }
 
 func randHex(n int) string {
