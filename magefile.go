@@ -273,6 +273,15 @@ func (Kube) Down(ctx context.Context) error {
 	return l.Down(ctx)
 }
 
+// Apply applies a kustomization (e.g. k8s/overlays/prod) to the local control plane, stage by stage, namespaces first, without waiting: the API server's verdict on it.
+func (Kube) Apply(ctx context.Context, dir string) error {
+	l, err := localControlPlane()
+	if err != nil {
+		return err
+	}
+	return l.Apply(ctx, dir)
+}
+
 // Status shows the local control plane's processes and whether its API server answers.
 func (Kube) Status(ctx context.Context) error {
 	l, err := localControlPlane()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/delivery/controlplane"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
 	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/protogen"
@@ -64,10 +65,16 @@ func (c Checks) Lint(ctx context.Context) error {
 }
 
 // Test runs every module's tests against real PostgreSQL (installed first
-// when missing, as is nginx for the webapp's configuration test). count=1 in CI: the tests talk to servers, whose state the
+// when missing, as is nginx for the webapp's configuration test) and a
+// real Kubernetes control plane (built first when not cached). count=1 in CI: the tests talk to servers, whose state the
 // test cache cannot see.
 func (c Checks) Test(ctx context.Context, fresh bool) error {
 	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx()); err != nil {
+		return err
+	}
+	// Built here rather than by the first test that needs them: a cold
+	// build takes longer than go test's default timeout.
+	if _, err := controlplane.EnsureBinaries(ctx, c.Root, true, c.Out); err != nil {
 		return err
 	}
 	args := []string{"test"}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
 	"github.com/groundwork-dev/groundwork/internal/shared/freeport"
+	"github.com/groundwork-dev/groundwork/internal/shared/lastlines"
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 )
 
@@ -33,6 +36,8 @@ type Config struct {
 	// validated only.
 	Workloads bool
 	Nodes     int
+	// Seed is etcd data to start from (see Seed) when Dir has none yet.
+	Seed string
 	// FastStorage turns off etcd's fsync: a machine crash may lose the
 	// last writes, which a test's throwaway data does not mind.
 	FastStorage bool
@@ -96,6 +101,11 @@ type process struct {
 // writeFiles writes the certificates, keys, kubeconfigs and kwok's files,
 // keeping what is valid (certificates are renewed when due).
 func writeFiles(ctx context.Context, c Config) error {
+	if _, err := os.Stat(filepath.Join(c.Dir, "etcd")); c.Seed != "" && errors.Is(err, fs.ErrNotExist) {
+		if err := copyTree(c.Seed, filepath.Join(c.Dir, "etcd")); err != nil {
+			return fmt.Errorf("copy the control plane seed: %w", err)
+		}
+	}
 	for _, d := range []string{c.Dir, c.pkiDir(), filepath.Join(c.Dir, "etcd"), filepath.Join(c.Dir, "kubeconfigs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("control plane directory: %w", err)
@@ -192,7 +202,10 @@ func plan(c Config, bins Binaries) []process {
 		},
 			addrs: []string{addr(c.Ports.APIServer)},
 			ready: func(ctx context.Context) error {
-				return expect(ctx, c.ca(), c.secret(adminTLS), c.Server()+"/readyz", "ok")
+				if err := expect(ctx, c.ca(), c.secret(adminTLS), c.Server()+"/readyz", "ok"); err != nil {
+					return err
+				}
+				return crdsServed(ctx, c)
 			}},
 	}
 	if !c.Workloads {
@@ -249,32 +262,103 @@ func plan(c Config, bins Binaries) []process {
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
-// expect GETs url, trusting ca and presenting client (if given), and
-// wants 200 with want in the body.
-func expect(ctx context.Context, ca string, client pki.Paths, url, want string) error {
+// tlsClient trusts ca and presents client, if given.
+func tlsClient(ca string, client pki.Paths) (*http.Client, error) {
 	b, err := os.ReadFile(ca)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return fmt.Errorf("%s: no certificate", ca)
+		return nil, fmt.Errorf("%s: no certificate", ca)
 	}
 	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	if client.Cert != "" {
 		cert, err := tls.LoadX509KeyPair(client.Cert, client.Key)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
-	tr := &http.Transport{TLSClientConfig: cfg}
-	defer tr.CloseIdleConnections()
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}, nil
+}
+
+// crdsServed checks that the API server serves every CRD stored in etcd:
+// /readyz says ok while the storage of CRDs that were there before it
+// started is still initializing (429, "storage is (re)initializing").
+func crdsServed(ctx context.Context, c Config) error {
+	hc, err := c.AdminClient()
+	if err != nil {
+		return err
+	}
+	defer hc.CloseIdleConnections()
+	var crds struct {
+		Items []struct {
+			Spec struct {
+				Group    string
+				Names    struct{ Plural string }
+				Versions []struct {
+					Name    string
+					Storage bool
+				}
+			}
+		}
+	}
+	if err := getJSON(ctx, hc, c.Server()+"/apis/apiextensions.k8s.io/v1/customresourcedefinitions", &crds); err != nil {
+		return err
+	}
+	for _, crd := range crds.Items {
+		for _, v := range crd.Spec.Versions {
+			if v.Storage {
+				if err := getJSON(ctx, hc, c.Server()+"/apis/"+crd.Spec.Group+"/"+v.Name+"/"+crd.Spec.Names.Plural+"?limit=1", nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, hc *http.Client, url string, into any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: tr}).Do(req)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, lastlines.Of(string(b), 3))
+	}
+	if into == nil {
+		return nil
+	}
+	return json.Unmarshal(b, into)
+}
+
+// AdminClient is an HTTP client of the API server as the admin user: for
+// calls too frequent to start kubectl for each.
+func (c Config) AdminClient() (*http.Client, error) { return tlsClient(c.ca(), c.secret(adminTLS)) }
+
+// expect GETs url, trusting ca and presenting client (if given), and
+// wants 200 with want in the body.
+func expect(ctx context.Context, ca string, client pki.Paths, url, want string) error {
+	hc, err := tlsClient(ca, client)
+	if err != nil {
+		return err
+	}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

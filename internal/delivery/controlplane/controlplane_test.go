@@ -19,11 +19,18 @@ import (
 
 const root = "../../.."
 
+// One control plane for the package's checks (each start costs seconds of
+// both cores).
+func TestControlPlane(t *testing.T) {
+	t.Parallel()
+	cp := controlplanetest.Start(t, root, true)
+	t.Run("is the real thing", func(t *testing.T) { isTheRealThing(t, cp) })
+	t.Run("runs workloads on fake nodes", func(t *testing.T) { runsWorkloads(t, cp) })
+}
+
 // The API server is the pinned release, every CRD of versions.yaml is
 // served, and nobody gets in without a certificate of the cluster's CA.
-func TestControlPlaneIsTheRealThing(t *testing.T) {
-	t.Parallel()
-	cp := controlplanetest.Start(t, root, false)
+func isTheRealThing(t *testing.T, cp *controlplane.ControlPlane) {
 	ctx := t.Context()
 	k := cp.Kubectl()
 
@@ -59,9 +66,7 @@ func TestControlPlaneIsTheRealThing(t *testing.T) {
 
 // With workloads, a Deployment becomes Available with Running pods on the
 // fake nodes and a Job completes; kwok may not read Secrets.
-func TestWorkloadsRunOnFakeNodes(t *testing.T) {
-	t.Parallel()
-	cp := controlplanetest.Start(t, root, true)
+func runsWorkloads(t *testing.T, cp *controlplane.ControlPlane) {
 	ctx := t.Context()
 	k := cp.Kubectl()
 	require.NoError(t, k.Apply(ctx, []byte(`apiVersion: v1

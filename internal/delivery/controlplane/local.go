@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/groundwork-dev/groundwork/internal/delivery/manifests"
 	"github.com/groundwork-dev/groundwork/internal/dev/detached"
 )
 
@@ -80,8 +81,46 @@ func (l Local) Up(ctx context.Context) error {
 	fmt.Fprintf(l.Out, `kube: Kubernetes %s ready in %s at %s, %d CRDs and the operators' namespaces, %d fake nodes (kwok)
   export KUBECONFIG=$PWD/%s
   kubectl get nodes
-  kubectl apply --server-side --dry-run=server -k k8s/overlays/prod   # the API server's verdict on a manifest
+  go tool mage kube:apply k8s/overlays/prod   # the API server's verdict on an overlay, stage by stage
 `, Version, time.Since(start).Round(100*time.Millisecond), c.Server(), n, c.Nodes, rel)
+	return nil
+}
+
+// Apply renders the kustomization in dir and applies it server-side,
+// stage by stage as the deploy targets do (namespaces first, so that the
+// objects in them are checked too), without waiting: no operator runs here
+// to make a Certificate Ready. The first refusal stops it, with the API
+// server's message.
+func (l Local) Apply(ctx context.Context, dir string) error {
+	c := l.Config()
+	if err := procsReady(ctx, c); err != nil {
+		return err
+	}
+	objs, err := manifests.Render(dir)
+	if err != nil {
+		return err
+	}
+	k := kubectlFor(c)
+	k.Log = l.Out
+	for _, st := range manifests.Stages(objs) {
+		y, err := manifests.YAML(st.Objects)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(l.Out, "==> %s: applying %d objects\n", st.Name, len(st.Objects))
+		if err := k.Apply(ctx, y); err != nil {
+			return fmt.Errorf("applying %s, stage %s: %w", dir, st.Name, err)
+		}
+	}
+	fmt.Fprintf(l.Out, "kube: %s accepted by the API server (%d objects)\n", dir, len(objs))
+	return nil
+}
+
+// procsReady fails with ErrNotRunning unless the API server answers.
+func procsReady(ctx context.Context, c Config) error {
+	if err := plan(c, Binaries{})[1].ready(ctx); err != nil {
+		return fmt.Errorf("%w: %w (start it with `go tool mage kube:up`)", ErrNotRunning, err)
+	}
 	return nil
 }
 
@@ -116,8 +155,8 @@ func (l Local) Status(ctx context.Context) error {
 		}
 		fmt.Fprintf(l.Out, "  %-24s %s\n", p.name, state)
 	}
-	if err := procs[1].ready(ctx); err != nil {
-		return fmt.Errorf("%w: %v (start it with `go tool mage kube:up`)", ErrNotRunning, err)
+	if err := procsReady(ctx, c); err != nil {
+		return err
 	}
 	fmt.Fprintf(l.Out, "kube: %s answers; KUBECONFIG=%s\n", c.Server(), c.Kubeconfig())
 	return nil

@@ -2,6 +2,7 @@ package toolbuild
 
 import (
 	"bytes"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,4 +106,31 @@ func TestEveryToolIsPinned(t *testing.T) {
 		_, err := Key("../../..", tool)
 		require.NoError(t, err, tool.Name)
 	}
+}
+
+// A Static tool is linked without libc (no ELF interpreter), built with
+// -trimpath, and cached apart from the same tool built the usual way.
+func TestStaticBuild(t *testing.T) {
+	t.Setenv(usercache.EnvDir, t.TempDir())
+	root, tool := toolTree(t, "hi")
+	static := tool
+	static.Static = true
+	k1, err := Key(root, tool)
+	require.NoError(t, err)
+	k2, err := Key(root, static)
+	require.NoError(t, err)
+	require.NotEqual(t, k1, k2)
+
+	bin, err := Ensure(t.Context(), root, static, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, "hi", run(t, bin))
+	f, err := elf.Open(bin)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, p := range f.Progs {
+		require.NotEqual(t, elf.PT_INTERP, p.Type, "dynamically linked")
+	}
+	b, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), root, "a path of this machine is in the binary")
 }

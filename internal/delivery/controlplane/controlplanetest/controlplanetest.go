@@ -28,19 +28,15 @@ func Start(t testing.TB, root string, workloads bool) *controlplane.ControlPlane
 	if err != nil {
 		t.Fatalf("control plane binaries: %v\n%s", err, log.String())
 	}
+	seed, err := controlplane.Seed(ctx, root, bins, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
 	ports, err := controlplane.FreePorts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	crds, _, err := controlplane.CRDs(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	namespaces, err := controlplane.OperatorNamespaces(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := controlplane.Config{Dir: t.TempDir(), Ports: ports, Workloads: workloads, FastStorage: true}
+	cfg := controlplane.Config{Dir: t.TempDir(), Ports: ports, Workloads: workloads, FastStorage: true, Seed: seed}
 	start := time.Now()
 	cp, err := controlplane.Start(ctx, cfg, bins)
 	if err != nil {
@@ -52,10 +48,6 @@ func Start(t testing.TB, root string, workloads bool) *controlplane.ControlPlane
 		}
 		cp.Stop()
 	})
-	ready := time.Since(start)
-	if err := controlplane.InstallCRDs(ctx, cp.Kubectl(), crds, namespaces); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("control plane ready in %s, CRDs established %s later", ready.Round(100*time.Millisecond), (time.Since(start) - ready).Round(100*time.Millisecond))
+	t.Logf("control plane ready in %s", time.Since(start).Round(100*time.Millisecond))
 	return cp
 }

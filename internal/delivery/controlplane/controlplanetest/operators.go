@@ -1,11 +1,13 @@
 package controlplanetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,87 +18,69 @@ import (
 // An operator's controller as played here: the status it writes once the
 // object it watches is "done".
 type played struct {
-	kind, resource string // kind, and resource.group as kubectl names it
-	condition      string // the condition type set True; "" for Database
+	kind      string
+	path      string // the collection's API path across namespaces
+	condition string // the condition type set True; "" for Database
 }
 
 // operators are the controllers the overlays' objects wait for that do not
 // run on the local control plane: cert-manager, trust-manager and
 // CloudNativePG.
 var operators = []played{
-	{"Certificate", "certificates.cert-manager.io", "Ready"},
-	{"ClusterIssuer", "clusterissuers.cert-manager.io", "Ready"},
-	{"ClusterBundle", "clusterbundles.trust-manager.io", "Synced"},
-	{"Cluster", "clusters.postgresql.cnpg.io", "Ready"},
-	{"Database", "databases.postgresql.cnpg.io", ""}, // status.applied: true
+	{"Certificate", "/apis/cert-manager.io/v1/certificates", "Ready"},
+	{"ClusterIssuer", "/apis/cert-manager.io/v1/clusterissuers", "Ready"},
+	{"ClusterBundle", "/apis/trust-manager.io/v1alpha2/clusterbundles", "Synced"},
+	{"Cluster", "/apis/postgresql.cnpg.io/v1/clusters", "Ready"},
+	{"Database", "/apis/postgresql.cnpg.io/v1/databases", ""}, // status.applied: true
+}
+
+type object struct {
+	Metadata struct {
+		Name, Namespace, SelfLink string
+		Generation                int64
+	} `json:"metadata"`
+	Status struct {
+		Applied    *bool `json:"applied"`
+		Conditions []struct{ Type, Status string }
+	} `json:"status"`
 }
 
 // PlayOperators writes, through the status subresource as the operators
 // would, the status every waited-for object of those kinds reaches when
 // all is well, until the test ends or stop is called. Kinds named in
-// except are left alone: their waits never end.
+// except are left alone: their waits never end. It polls the API server
+// every 200 ms over HTTP (a kubectl per poll would cost more CPU than the
+// tests it serves).
 func PlayOperators(t testing.TB, cp *controlplane.ControlPlane, except ...string) (stop func()) {
 	t.Helper()
-	var resources []string
-	byKind := map[string]played{}
-	for _, o := range operators {
-		if !slices.Contains(except, o.kind) {
-			resources = append(resources, o.resource)
-			byKind[o.kind] = o
-		}
+	hc, err := cp.Config.AdminClient()
+	if err != nil {
+		t.Fatal(err)
 	}
+	server := cp.Config.Server()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		k := cp.Kubectl()
+	wg.Go(func() {
+		defer hc.CloseIdleConnections()
+		var lastErr string
 		for ctx.Err() == nil {
-			out, err := k.Run(ctx, nil, "get", strings.Join(resources, ","), "-A", "-o", "json")
-			if err != nil && ctx.Err() == nil {
-				t.Errorf("playing the operators: %v", err)
-				return
-			}
-			var list struct {
-				Items []struct {
-					Kind     string `json:"kind"`
-					Metadata struct {
-						Name, Namespace string
-						Generation      int64
-					} `json:"metadata"`
-					Status struct {
-						Applied    *bool `json:"applied"`
-						Conditions []struct{ Type, Status string }
-					} `json:"status"`
-				} `json:"items"`
-			}
-			_ = json.Unmarshal(out, &list)
-			for _, it := range list.Items {
-				op := byKind[it.Kind]
-				done := it.Status.Applied != nil && *it.Status.Applied
-				if op.condition != "" {
-					done = slices.ContainsFunc(it.Status.Conditions, func(c struct{ Type, Status string }) bool {
-						return c.Type == op.condition && c.Status == "True"
-					})
-				}
-				if done {
+			for _, op := range operators {
+				if slices.Contains(except, op.kind) {
 					continue
 				}
-				args := []string{"patch", op.resource, it.Metadata.Name, "--subresource=status", "--type=merge", "-p", statusPatch(op, it.Metadata.Generation)}
-				if it.Metadata.Namespace != "" {
-					args = append(args, "-n", it.Metadata.Namespace)
-				}
-				if _, err := k.Run(ctx, nil, args...); err != nil && ctx.Err() == nil {
-					t.Errorf("playing %s for %s/%s: %v", op.kind, it.Metadata.Namespace, it.Metadata.Name, err)
-					return
+				// An error is logged and the next poll tries again: a wait
+				// that never ends fails the test with its own message.
+				if err := play(ctx, hc, server, op); err != nil && ctx.Err() == nil && err.Error() != lastErr {
+					lastErr = err.Error()
+					t.Logf("playing the %s controller: %v", op.kind, err)
 				}
 			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(300 * time.Millisecond):
+			case <-time.After(200 * time.Millisecond):
 			}
 		}
-	}()
+	})
 	stop = func() {
 		cancel()
 		wg.Wait()
@@ -105,15 +89,78 @@ func PlayOperators(t testing.TB, cp *controlplane.ControlPlane, except ...string
 	return stop
 }
 
-func statusPatch(op played, generation int64) string {
+// play marks every object of op's kind that is not done yet.
+func play(ctx context.Context, hc *http.Client, server string, op played) error {
+	var list struct{ Items []object }
+	if err := call(ctx, hc, http.MethodGet, server+op.path, nil, &list); err != nil {
+		return err
+	}
+	for _, it := range list.Items {
+		done := it.Status.Applied != nil && *it.Status.Applied
+		if op.condition != "" {
+			done = slices.ContainsFunc(it.Status.Conditions, func(c struct{ Type, Status string }) bool {
+				return c.Type == op.condition && c.Status == "True"
+			})
+		}
+		if done {
+			continue
+		}
+		path := server + op.path + "/" + it.Metadata.Name + "/status"
+		if ns := it.Metadata.Namespace; ns != "" {
+			// .../v1/certificates -> .../v1/namespaces/<ns>/certificates
+			dir, res := op.path[:len(op.path)-len(lastSegment(op.path))], lastSegment(op.path)
+			path = server + dir + "namespaces/" + ns + "/" + res + "/" + it.Metadata.Name + "/status"
+		}
+		if err := call(ctx, hc, http.MethodPatch, path, statusPatch(op, it.Metadata.Generation), nil); err != nil {
+			return fmt.Errorf("%s/%s: %w", it.Metadata.Namespace, it.Metadata.Name, err)
+		}
+	}
+	return nil
+}
+
+func lastSegment(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[i+1:]
+		}
+	}
+	return p
+}
+
+func call(ctx context.Context, hc *http.Client, method, url string, body []byte, into any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
+	}
+	if into != nil {
+		return json.Unmarshal(b, into)
+	}
+	return nil
+}
+
+func statusPatch(op played, generation int64) []byte {
+	var status map[string]any
 	if op.condition == "" {
-		return `{"status":{"applied":true,"observedGeneration":` + fmt.Sprint(generation) + `}}`
+		status = map[string]any{"applied": true, "observedGeneration": generation}
+	} else {
+		status = map[string]any{"conditions": []any{map[string]any{
+			"type": op.condition, "status": "True", "reason": "PlayedByTest",
+			"message":            "set by the test in place of the operator, which does not run on the local control plane",
+			"lastTransitionTime": time.Now().UTC().Format(time.RFC3339), "observedGeneration": generation,
+		}}}
 	}
-	c := map[string]any{
-		"type": op.condition, "status": "True", "reason": "PlayedByTest",
-		"message":            "set by the test in place of the operator, which does not run on the local control plane",
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339), "observedGeneration": generation,
-	}
-	b, _ := json.Marshal(map[string]any{"status": map[string]any{"conditions": []any{c}}})
-	return string(b)
+	b, _ := json.Marshal(map[string]any{"status": status})
+	return b
 }
