@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -320,30 +321,44 @@ func crdsServed(ctx context.Context, c Config) error {
 }
 
 func getJSON(ctx context.Context, hc *http.Client, url string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
+	b, err := do(ctx, hc, http.MethodGet, url, nil)
+	if err != nil || into == nil {
 		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, lastlines.Of(string(b), 3))
-	}
-	if into == nil {
-		return nil
 	}
 	return json.Unmarshal(b, into)
 }
 
-// AdminClient is an HTTP client of the API server as the admin user: for
-// calls too frequent to start kubectl for each.
+// do sends one request (a JSON merge patch when mergePatch is set) and
+// returns the body of a 200 answer; another status is an error with the
+// end of the body, the API server's reason.
+func do(ctx context.Context, hc *http.Client, method, url string, mergePatch []byte) ([]byte, error) {
+	var body io.Reader
+	if mergePatch != nil {
+		body = bytes.NewReader(mergePatch)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	if mergePatch != nil {
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, lastlines.Of(string(b), 3))
+	}
+	return b, nil
+}
+
+// AdminClient is an HTTP client of the API server as the admin user.
 func (c Config) AdminClient() (*http.Client, error) { return tlsClient(c.ca(), c.secret(adminTLS)) }
 
 // expect GETs url, trusting ca and presenting client (if given), and
@@ -354,18 +369,12 @@ func expect(ctx context.Context, ca string, client pki.Paths, url, want string) 
 		return err
 	}
 	defer hc.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := do(ctx, hc, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	if !strings.Contains(string(body), want) {
+		return fmt.Errorf("GET %s: %q is not in %q", url, want, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func (l Local) Up(ctx context.Context) error {
 // server's message.
 func (l Local) Apply(ctx context.Context, dir string) error {
 	c := l.Config()
-	if err := procsReady(ctx, c); err != nil {
+	if err := apiServerReady(ctx, c); err != nil {
 		return err
 	}
 	objs, err := manifests.Render(dir)
@@ -116,8 +116,8 @@ func (l Local) Apply(ctx context.Context, dir string) error {
 	return nil
 }
 
-// procsReady fails with ErrNotRunning unless the API server answers.
-func procsReady(ctx context.Context, c Config) error {
+// apiServerReady fails with ErrNotRunning unless the API server answers.
+func apiServerReady(ctx context.Context, c Config) error {
 	if err := plan(c, Binaries{})[1].ready(ctx); err != nil {
 		return fmt.Errorf("%w: %w (start it with `go tool mage kube:up`)", ErrNotRunning, err)
 	}
@@ -155,7 +155,7 @@ func (l Local) Status(ctx context.Context) error {
 		}
 		fmt.Fprintf(l.Out, "  %-24s %s\n", p.name, state)
 	}
-	if err := procsReady(ctx, c); err != nil {
+	if err := apiServerReady(ctx, c); err != nil {
 		return err
 	}
 	fmt.Fprintf(l.Out, "kube: %s answers; KUBECONFIG=%s\n", c.Server(), c.Kubeconfig())

@@ -2,10 +2,13 @@ package controlplane
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
@@ -19,6 +22,7 @@ type ControlPlane struct {
 	Config Config
 	procs  []*childproc.Process
 	names  []string
+	admin  func() (*http.Client, error)
 }
 
 // startTimeout bounds each process's start; the API server takes about 5 s
@@ -34,7 +38,7 @@ func Start(ctx context.Context, c Config, bins Binaries) (*ControlPlane, error) 
 	if err := writeFiles(ctx, c); err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{Config: c}
+	cp := &ControlPlane{Config: c, admin: sync.OnceValues(c.AdminClient)}
 	for _, p := range plan(c, bins) {
 		cmd := exec.Command(p.bin, p.args...) //nolint:noctx // lives until Stop, not until ctx ends
 		cmd.Dir = c.Dir
@@ -74,6 +78,21 @@ func (cp *ControlPlane) Logs(lines int) string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", cp.names[i], lastlines.Of(p.Logs(), lines))
 	}
 	return b.String()
+}
+
+// API sends one request to the API server as the admin (path from /, a
+// JSON merge patch when mergePatch is set) and decodes a 200 answer into
+// into, if not nil: for calls too frequent to start a kubectl for each.
+func (cp *ControlPlane) API(ctx context.Context, method, path string, mergePatch []byte, into any) error {
+	hc, err := cp.admin()
+	if err != nil {
+		return err
+	}
+	b, err := do(ctx, hc, method, cp.Config.Server()+path, mergePatch)
+	if err != nil || into == nil {
+		return err
+	}
+	return json.Unmarshal(b, into)
 }
 
 // Kubectl is kubectl with the admin kubeconfig.

@@ -1,11 +1,9 @@
 package controlplanetest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -53,15 +51,9 @@ type object struct {
 // tests it serves).
 func PlayOperators(t testing.TB, cp *controlplane.ControlPlane, except ...string) (stop func()) {
 	t.Helper()
-	hc, err := cp.Config.AdminClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := cp.Config.Server()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		defer hc.CloseIdleConnections()
 		var lastErr string
 		for ctx.Err() == nil {
 			for _, op := range operators {
@@ -70,7 +62,7 @@ func PlayOperators(t testing.TB, cp *controlplane.ControlPlane, except ...string
 				}
 				// An error is logged and the next poll tries again: a wait
 				// that never ends fails the test with its own message.
-				if err := play(ctx, hc, server, op); err != nil && ctx.Err() == nil && err.Error() != lastErr {
+				if err := play(ctx, cp, op); err != nil && ctx.Err() == nil && err.Error() != lastErr {
 					lastErr = err.Error()
 					t.Logf("playing the %s controller: %v", op.kind, err)
 				}
@@ -90,9 +82,9 @@ func PlayOperators(t testing.TB, cp *controlplane.ControlPlane, except ...string
 }
 
 // play marks every object of op's kind that is not done yet.
-func play(ctx context.Context, hc *http.Client, server string, op played) error {
+func play(ctx context.Context, cp *controlplane.ControlPlane, op played) error {
 	var list struct{ Items []object }
-	if err := call(ctx, hc, http.MethodGet, server+op.path, nil, &list); err != nil {
+	if err := cp.API(ctx, http.MethodGet, op.path, nil, &list); err != nil {
 		return err
 	}
 	for _, it := range list.Items {
@@ -105,13 +97,13 @@ func play(ctx context.Context, hc *http.Client, server string, op played) error 
 		if done {
 			continue
 		}
-		path := server + op.path + "/" + it.Metadata.Name + "/status"
+		path := op.path + "/" + it.Metadata.Name + "/status"
 		if ns := it.Metadata.Namespace; ns != "" {
 			// .../v1/certificates -> .../v1/namespaces/<ns>/certificates
 			dir, res := op.path[:len(op.path)-len(lastSegment(op.path))], lastSegment(op.path)
-			path = server + dir + "namespaces/" + ns + "/" + res + "/" + it.Metadata.Name + "/status"
+			path = dir + "namespaces/" + ns + "/" + res + "/" + it.Metadata.Name + "/status"
 		}
-		if err := call(ctx, hc, http.MethodPatch, path, statusPatch(op, it.Metadata.Generation), nil); err != nil {
+		if err := cp.API(ctx, http.MethodPatch, path, statusPatch(op, it.Metadata.Generation), nil); err != nil {
 			return fmt.Errorf("%s/%s: %w", it.Metadata.Namespace, it.Metadata.Name, err)
 		}
 	}
@@ -125,29 +117,6 @@ func lastSegment(p string) string {
 		}
 	}
 	return p
-}
-
-func call(ctx context.Context, hc *http.Client, method, url string, body []byte, into any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/merge-patch+json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
-	}
-	if into != nil {
-		return json.Unmarshal(b, into)
-	}
-	return nil
 }
 
 func statusPatch(op played, generation int64) []byte {
