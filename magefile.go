@@ -273,7 +273,7 @@ func (Kube) Down(ctx context.Context) error {
 	return l.Down(ctx)
 }
 
-// Apply applies a kustomization (e.g. k8s/overlays/prod) to the local control plane, stage by stage, namespaces first, without waiting: the API server's verdict on it.
+// Apply applies a kustomization directory such as k8s/overlays/prod to the local control plane, stage by stage, namespaces first, without waiting: the API server verdict on it.
 func (Kube) Apply(ctx context.Context, dir string) error {
 	l, err := localControlPlane()
 	if err != nil {

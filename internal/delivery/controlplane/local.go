@@ -2,8 +2,10 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,11 +21,21 @@ import (
 type Local struct {
 	Root string
 	Out  io.Writer
+	// Dir and Ports replace .dev/kube and DefaultPorts when set.
+	Dir   string
+	Ports Ports
 }
 
 // Config is the local control plane's configuration.
 func (l Local) Config() Config {
-	return Config{Dir: filepath.Join(l.Root, ".dev", "kube"), Context: DefaultContext, Ports: DefaultPorts(), Workloads: true}.withDefaults()
+	c := Config{Dir: l.Dir, Context: DefaultContext, Ports: l.Ports, Workloads: true}
+	if c.Dir == "" {
+		c.Dir = filepath.Join(l.Root, ".dev", "kube")
+	}
+	if c.Ports == (Ports{}) {
+		c.Ports = DefaultPorts()
+	}
+	return c.withDefaults()
 }
 
 func (l Local) detached(p process) *detached.Process {
@@ -52,6 +64,15 @@ func (l Local) Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A new control plane starts from the seed, with the CRDs in place;
+	// one with state gets them applied (versions.yaml may have changed).
+	_, statErr := os.Stat(filepath.Join(c.Dir, "etcd"))
+	fresh := errors.Is(statErr, fs.ErrNotExist)
+	if fresh {
+		if c.Seed, err = Seed(ctx, l.Root, bins, l.Out); err != nil {
+			return err
+		}
+	}
 	if err := writeFiles(ctx, c); err != nil {
 		return err
 	}
@@ -74,8 +95,10 @@ func (l Local) Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := InstallCRDs(ctx, kubectlFor(c), crds, namespaces); err != nil {
-		return err
+	if !fresh {
+		if err := InstallCRDs(ctx, kubectlFor(c), crds, namespaces); err != nil {
+			return err
+		}
 	}
 	rel, _ := filepath.Rel(l.Root, c.Kubeconfig())
 	fmt.Fprintf(l.Out, `kube: Kubernetes %s ready in %s at %s, %d CRDs and the operators' namespaces, %d fake nodes (kwok)
