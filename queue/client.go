@@ -144,6 +144,13 @@ func New(cfg Config) (*Client, error) {
 			return nil, err
 		}
 		c.rt.metrics = m
+		// Every registered kind's series exist from the start, at zero,
+		// in its default queue: a dashboard shows "0 failures" instead of
+		// "no data", and the first failure is a rate() step from 0, not a
+		// series appearing that rate() cannot see.
+		for _, kind := range c.reg.Kinds() {
+			m.series(kind, first(c.reg.kinds[kind].opts.Queue, QueueDefault))
+		}
 	}
 
 	workers := river.NewWorkers()

@@ -109,6 +109,14 @@ func TestMetrics(t *testing.T) {
 	require.True(t, age >= 90 && age < 120, "oldest available age %v, want about 90s", age)
 	require.Zero(t, got[queue.MetricOldestAge+"{queue=default}"])
 
+	// Every registered kind has its series from the start, at zero.
+	for _, name := range []string{queue.MetricEnqueued, queue.MetricFailed, queue.MetricDiscarded, queue.MetricCancelled, queue.MetricSnoozed} {
+		for _, kind := range b.reg.Kinds() {
+			require.Contains(t, got, l(name, kind, "default"))
+		}
+	}
+	require.Zero(t, got[l(queue.MetricCancelled, "note", "default")])
+
 	// Registering twice on one registry is refused with a clear error.
 	_, err = queue.New(queue.Config{Pool: b.pool, Registry: b.reg, Metrics: reg})
 	require.ErrorContains(t, err, "register queue metrics")

@@ -65,11 +65,12 @@ func (c Checks) Lint(ctx context.Context) error {
 }
 
 // Test runs every module's tests against real PostgreSQL (installed first
-// when missing, as is nginx for the webapp's configuration test) and a
-// real Kubernetes control plane (built first when not cached). count=1 in CI: the tests talk to servers, whose state the
-// test cache cannot see.
+// when missing, as are nginx for the webapp's configuration test and
+// Prometheus with promtool for the rules' tests) and a real Kubernetes
+// control plane (built first when not cached). count=1 in CI: the tests
+// talk to servers, whose state the test cache cannot see.
 func (c Checks) Test(ctx context.Context, fresh bool) error {
-	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx()); err != nil {
+	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx(), sysdeps.Prometheus()); err != nil {
 		return err
 	}
 	// Built here rather than by the first test that needs them: a cold

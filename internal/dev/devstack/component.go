@@ -33,8 +33,9 @@ type Port struct {
 
 // components is the stack, in start order: the certificates, the
 // database everything else logs into, the mailbox Kratos's courier sends
-// to, Kratos, the server that asks Kratos, its worker, and the origin
-// that proxies to the server and Kratos.
+// to, Kratos, the server that asks Kratos, its worker, the origin
+// that proxies to the server and Kratos, and the Prometheus that scrapes
+// them.
 var components = []Component{
 	certificates{},
 	postgres{},
@@ -43,6 +44,7 @@ var components = []Component{
 	serverComponent{},
 	workerComponent{},
 	webComponent{},
+	prometheusComponent{},
 }
 
 // portsOf lists the ports of comps, in order.

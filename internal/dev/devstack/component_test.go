@@ -145,8 +145,8 @@ func TestTheStacksPorts(t *testing.T) {
 	require.NoError(t, err)
 	for env, want := range map[string]int{EnvPGPort: 15432, EnvKratosPublicPort: 4433, EnvKratosAdminPort: 4434,
 		EnvGRPCPort: 25000, EnvGatewayPort: 26000, EnvOpsPort: 27000, EnvWorkerOpsPort: 27001,
-		EnvWebPort: 8080, EnvVitePort: 5173, EnvMailpitSMTPPort: 1025, EnvMailpitUIPort: 8025} {
+		EnvWebPort: 8080, EnvVitePort: 5173, EnvMailpitSMTPPort: 1025, EnvMailpitUIPort: 8025, EnvPrometheusPort: 19090} {
 		require.Equal(t, want, cfg.Port(env), env)
 	}
-	require.Len(t, seen, 11)
+	require.Len(t, seen, 12)
 }

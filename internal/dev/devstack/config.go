@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
 	"github.com/groundwork-dev/groundwork/internal/shared/pgcluster"
@@ -36,6 +37,8 @@ const (
 	EnvMailpitSMTPPort = "GROUNDWORK_MAILPIT_SMTP_PORT"
 	EnvMailpitUIPort   = "GROUNDWORK_MAILPIT_UI_PORT"
 	EnvWebWatch        = "GROUNDWORK_WEB_WATCH"
+	// The local Prometheus (prometheus.go).
+	EnvPrometheusPort = "GROUNDWORK_PROMETHEUS_PORT"
 )
 
 // Roles and databases of the stack (ARCHITECTURE.md, Database).
@@ -58,6 +61,9 @@ type Config struct {
 	// WebWatch serves the webapp from Vite's dev server (hot reload) instead
 	// of webapp/dist: dev:watch, or GROUNDWORK_WEB_WATCH=1.
 	WebWatch bool
+	// ScrapeInterval is how often the local Prometheus scrapes; zero:
+	// 15 s. Tests that query it shorten it.
+	ScrapeInterval time.Duration
 
 	// ports are the components' listen ports, by the variable that
 	// overrides each (Component.Ports).

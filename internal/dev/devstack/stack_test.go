@@ -118,7 +118,7 @@ func TestUpIsIdempotentAndKeepsDataAcrossDownAndUp(t *testing.T) {
 		require.True(t, st.Healthy, "%s: %s", st.Name, st.Health)
 		names = append(names, st.Name)
 	}
-	require.Subset(t, names, []string{"postgresql", "migrations", "kratos", "server", "worker", "mailpit", "web"})
+	require.Subset(t, names, []string{"postgresql", "migrations", "kratos", "server", "worker", "mailpit", "web", "prometheus"})
 
 	// The whole path: a user registered in Kratos calls the JSON gateway,
 	// which reaches the server over mTLS, which reads PostgreSQL.

@@ -32,11 +32,12 @@ var moduleRank = map[string]int{
 
 // familyRank orders the root module's families the same way.
 var familyRank = map[string]int{
-	"toolchain": 1,
-	"dev":       2,
-	"delivery":  3,
-	"bench":     4,
-	"ci":        4,
+	"toolchain":  1,
+	"monitoring": 1,
+	"dev":        2,
+	"delivery":   3,
+	"bench":      4,
+	"ci":         4,
 }
 
 // imports lists, for every package of every module (tests included), the

@@ -5,6 +5,7 @@
 //
 //	server serve    the gRPC server, the HTTP/JSON gateway and the ops endpoints
 //	server worker   the background jobs (docs/worker.md) and their ops endpoints
+//	server version  the build: version, source revision, Go version
 //
 // Exit codes: 0 done (also after SIGINT/SIGTERM), 1 failed, 2 usage or
 // configuration error.
@@ -19,6 +20,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/groundwork-dev/groundwork/server/internal/buildinfo"
 	"github.com/groundwork-dev/groundwork/server/internal/config"
 	"github.com/groundwork-dev/groundwork/server/internal/logbuf"
 )
@@ -35,6 +37,7 @@ const usage = `usage: server <command> [flags]
 commands:
   serve   run the gRPC server, the HTTP/JSON gateway and the ops endpoints
   worker  run the background jobs (export, purge, user reconciliation)
+  version print the build's version, source revision and Go version
 
 Run 'server <command> -h' for the flags of a command; every flag falls back
 to an environment variable.
@@ -64,6 +67,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serveCommand(ctx, args[1:], getenv, stderr, o)
 	case "worker":
 		return workerCommand(ctx, args[1:], getenv, stderr, o.worker)
+	case "version", "--version":
+		i := buildinfo.Read()
+		fmt.Fprintf(stdout, "server %s (revision %s, %s)\n", i.Version, i.Revision, i.GoVersion)
+		return ExitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK

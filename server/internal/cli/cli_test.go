@@ -395,6 +395,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, ExitUsage, "", "usage: server <command>", false},
 		{[]string{"help"}, ExitOK, "usage: server <command>", "", false},
+		{[]string{"version"}, ExitOK, "server devel (revision ", "", false},
 		{[]string{"migrate"}, ExitUsage, "", `server: unknown command "migrate"`, false},
 		{[]string{"serve", "-h"}, ExitOK, "", "Usage: server serve [flags]", false},
 		{[]string{"serve"}, ExitUsage, "", "server serve: --database-url (DATABASE_URL): required", true},

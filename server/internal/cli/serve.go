@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/dbconn"
+	"github.com/groundwork-dev/groundwork/server/internal/buildinfo"
 	"github.com/groundwork-dev/groundwork/server/internal/config"
 	"github.com/groundwork-dev/groundwork/server/internal/dbpool"
 	"github.com/groundwork-dev/groundwork/server/internal/ops"
@@ -122,10 +123,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, o options) 
 }
 
 // newRegistry is the process's metrics registry, with the Go runtime's and
-// the process's own metrics.
+// the process's own metrics and the build's info gauge.
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildinfo.Read().Collector())
 	return reg
 }
 

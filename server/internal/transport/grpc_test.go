@@ -207,6 +207,21 @@ func TestTheCauseOfAnErrorIsLoggedNotSent(t *testing.T) {
 	require.NotContains(t, line[0], "cause=")
 }
 
+func TestHandlingTimeHistogramReachesTheDeadline(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOptions{})
+	users := groundworkv1.NewUserServiceClient(b.dial(t, tlsfilestest.TestClient))
+	_, err := users.GetMe(withToken(t.Context(), goodToken), &groundworkv1.GetMeRequest{})
+	require.NoError(t, err)
+	// A request cut off by the 30 s deadline must land in a bucket of its
+	// own, not in "more than 10 s" (the library's default last bound), and
+	// the latency SLO's 0.5 s threshold must be a bound.
+	text := gatherText(t, b)
+	for _, le := range []string{"0.5", "30", "60"} {
+		require.Contains(t, text, `grpc_server_handling_seconds_bucket{grpc_method="GetMe",grpc_service="groundwork.v1.UserService",grpc_type="unary",le="`+le+`"} 1`)
+	}
+}
+
 func TestPanicBecomesInternalAndServingGoesOn(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOptions{})

@@ -1,0 +1,20 @@
+package sysdeps
+
+import "os/exec"
+
+// Prometheus is Debian's prometheus package: the server the local stack
+// runs on its own port and promtool, which checks and unit-tests the
+// alerting rules. On a host with systemd the package also starts its own
+// prometheus.service on :9090; the project never uses that one (see
+// docs/observability.md).
+func Prometheus() Package {
+	return Package{
+		Name: "prometheus",
+		Why:  "the local stack's metrics and the alerting rules' tests run real Prometheus and promtool",
+		Installed: func() bool {
+			_, err1 := exec.LookPath("prometheus")
+			_, err2 := exec.LookPath("promtool")
+			return err1 == nil && err2 == nil
+		},
+	}
+}
