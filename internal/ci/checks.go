@@ -12,6 +12,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/delivery/controlplane"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
+	"github.com/groundwork-dev/groundwork/internal/monitoring/dashboards"
 	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/protogen"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
@@ -96,6 +97,10 @@ func (c Checks) Generate(ctx context.Context) error {
 	}
 	fmt.Fprintln(c.Out, "==> tsapi (webapp API types from the OpenAPI document)")
 	if _, err := tsapi.WriteFile(c.Root); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Out, "==> dashboards (Grafana JSON from internal/monitoring/dashboards)")
+	if _, err := dashboards.Write(c.Root); err != nil {
 		return err
 	}
 	return c.runner().Each(ctx, "generate", "./...")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
+	"github.com/groundwork-dev/groundwork/internal/monitoring/exported"
 	"github.com/groundwork-dev/groundwork/internal/monitoring/rules"
 )
 
@@ -204,4 +205,28 @@ func TestMetricNames(t *testing.T) {
 	got, err := rules.MetricNames(`sum(rate(b_total{job="x"}[5m])) / sum(rate(a_total[5m])) > 0 or absent(b_total)`)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a_total", "b_total"}, got)
+}
+
+// Every metric a rule selects exists: exported by one of our processes or
+// the programs beside them (internal/monitoring/exported), recorded by
+// another rule, or Prometheus's own `up`.
+func TestEveryRuleSelectsKnownMetrics(t *testing.T) {
+	t.Parallel()
+	known, err := exported.Names()
+	require.NoError(t, err)
+	all := rules.All(load(t))
+	recorded := map[string]bool{"up": true}
+	for _, r := range all {
+		if r.Record != "" {
+			recorded[r.Record] = true
+		}
+	}
+	for _, r := range all {
+		names, err := rules.MetricNames(r.Expr.String())
+		require.NoError(t, err)
+		for _, n := range names {
+			_, ok := exported.Source(known, n)
+			require.True(t, ok || recorded[n], "%s: %s selects %s, which no program exports", r.File, r.Name(), n)
+		}
+	}
 }

@@ -20,6 +20,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/groundwork-dev/groundwork/server/internal/buildinfo"
 	"github.com/groundwork-dev/groundwork/server/internal/config"
 	"github.com/groundwork-dev/groundwork/server/internal/logbuf"
@@ -55,6 +57,9 @@ type options struct {
 	build   BuildFunc
 	started func(Addrs) // called once everything listens
 	worker  workerOptions
+	// registry sees the process's metrics registry once it is complete
+	// (the test that keeps the list of exported names current).
+	registry func(*prometheus.Registry)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o options) int {

@@ -100,6 +100,12 @@ func start(t *testing.T, envm map[string]string, tree tlsfilestest.Tree) *testBu
 // startWith runs serve with build, or the fake API when build is nil.
 func startWith(t *testing.T, envm map[string]string, tree tlsfilestest.Tree, build BuildFunc) *testBundle {
 	t.Helper()
+	return startWithOptions(t, envm, tree, build, options{})
+}
+
+// startWithOptions is startWith with further seams set in o.
+func startWithOptions(t *testing.T, envm map[string]string, tree tlsfilestest.Tree, build BuildFunc, o options) *testBundle {
+	t.Helper()
 	b := &testBundle{
 		tree: tree, users: &slowUsers{started: make(chan struct{}), release: make(chan struct{})},
 		closed: make(chan struct{}), stderr: &logtest.Buffer{}, done: make(chan struct{}),
@@ -126,8 +132,8 @@ func startWith(t *testing.T, envm map[string]string, tree tlsfilestest.Tree, bui
 	b.cancel = cancel
 	go func() {
 		defer close(b.done)
-		b.code = run(ctx, []string{"serve"}, func(k string) string { return envm[k] }, io.Discard, b.stderr,
-			options{build: build, started: func(a Addrs) { started <- a }})
+		o.build, o.started = build, func(a Addrs) { started <- a }
+		b.code = run(ctx, []string{"serve"}, func(k string) string { return envm[k] }, io.Discard, b.stderr, o)
 	}()
 	t.Cleanup(func() {
 		cancel()

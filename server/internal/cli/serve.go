@@ -103,6 +103,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, o options) 
 	}
 	watchReadiness(ctx, readiness, grpcSrv, log, down)
 
+	if o.registry != nil {
+		o.registry(reg)
+	}
 	addrs := Addrs{GRPC: grpcSrv.Addr(), Gateway: gw.Addr(), Ops: opsSrv.Addr()}
 	log.Info("serving", "grpc", addrs.GRPC.String(), "gateway", addrs.Gateway.String(), "ops", addrs.Ops.String(), "config", cfg)
 	if o.started != nil {

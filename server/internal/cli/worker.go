@@ -32,6 +32,8 @@ type workerOptions struct {
 	// faster polling).
 	queue   func(*queue.Config)
 	started func(WorkerAddrs) // called once the queue runs and the ops port listens
+	// registry sees the metrics registry once it is complete.
+	registry func(*prometheus.Registry)
 }
 
 // Shares of --shutdown-timeout in the worker's shutdown: the rest goes to
@@ -80,6 +82,9 @@ func work(ctx context.Context, cfg config.Worker, log *slog.Logger, o workerOpti
 	readiness.SetServing(true)
 	down.push("readiness", func(context.Context) error { readiness.SetServing(false); return nil })
 
+	if o.registry != nil {
+		o.registry(reg)
+	}
 	addrs := WorkerAddrs{Ops: opsSrv.Addr()}
 	log.Info("working", "ops", addrs.Ops.String(), "kinds", registry.Kinds(), "config", cfg)
 	if o.started != nil {

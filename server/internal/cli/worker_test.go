@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/logtest"
@@ -47,6 +49,12 @@ type workerBundle struct {
 
 func startWorker(t *testing.T, extra map[string]string) *workerBundle {
 	t.Helper()
+	return startWorkerWith(t, extra, nil)
+}
+
+// startWorkerWith is startWorker, handing the metrics registry to registry.
+func startWorkerWith(t *testing.T, extra map[string]string, registry func(*prometheus.Registry)) *workerBundle {
+	t.Helper()
 	ctx := context.Background()
 	db := pgtest.New(t)
 	reg, err := jobs.NewRegistry(jobs.Deps{DB: db.Pool})
@@ -71,7 +79,8 @@ func startWorker(t *testing.T, extra map[string]string) *workerBundle {
 			c.StartMaintenanceAtOnce = true
 			c.Queues[queue.QueueDefault] = queue.QueueConfig{MaxWorkers: c.Queues[queue.QueueDefault].MaxWorkers, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}
 		},
-		started: func(a WorkerAddrs) { started <- a },
+		started:  func(a WorkerAddrs) { started <- a },
+		registry: registry,
 	}}
 	go func() {
 		defer close(b.done)
