@@ -123,6 +123,18 @@ func refusals(t *testing.T, k kube.Kubectl, objs []manifests.Object) {
 				spec(o)["selector"] = map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "nothing"}}
 			},
 			"`selector` does not match template `labels`", ""},
+		{"ServiceMonitor with an interval Prometheus cannot parse", "ServiceMonitor",
+			func(o map[string]any) {
+				spec(o)["endpoints"].([]any)[0].(map[string]any)["interval"] = "30 seconds"
+			},
+			`spec.endpoints[0].interval: Invalid value: "30 seconds"`, ""},
+		{"PrometheusRule whose for is no duration", "PrometheusRule",
+			func(o map[string]any) {
+				groups := spec(o)["groups"].([]any)
+				rules := groups[len(groups)-1].(map[string]any)["rules"].([]any)
+				rules[0].(map[string]any)["for"] = "five minutes"
+			},
+			`Invalid value: "five minutes"`, ""},
 		{"Namespace with an unknown Pod Security level", "Namespace",
 			func(o map[string]any) {
 				md := o["metadata"].(map[string]any)

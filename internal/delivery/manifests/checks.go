@@ -55,6 +55,7 @@ func Check(s *Set, p Policy) error {
 	c.ingresses()
 	c.networkPolicies()
 	c.databases()
+	c.monitoring()
 	c.posture()
 	if p.Production {
 		c.production()

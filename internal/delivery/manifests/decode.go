@@ -9,6 +9,7 @@ import (
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	trustv1alpha2 "github.com/cert-manager/trust-manager/pkg/apis/trustmanager/v1alpha2"
 	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,9 @@ type Set struct {
 	ClusterBundles  []*trustv1alpha2.ClusterBundle
 	PGClusters      []*cnpgv1.Cluster
 	PGDatabases     []*cnpgv1.Database
+	ServiceMonitors []*monitoringv1.ServiceMonitor
+	PodMonitors     []*monitoringv1.PodMonitor
+	PromRules       []*monitoringv1.PrometheusRule
 }
 
 // kinds maps apiVersion and kind to a function that decodes into the
@@ -74,6 +78,15 @@ var kinds = map[string]func(s *Set, raw []byte) error{
 	}),
 	"postgresql.cnpg.io/v1/Database": into(func(s *Set, o *cnpgv1.Database) {
 		s.PGDatabases = append(s.PGDatabases, o)
+	}),
+	"monitoring.coreos.com/v1/ServiceMonitor": into(func(s *Set, o *monitoringv1.ServiceMonitor) {
+		s.ServiceMonitors = append(s.ServiceMonitors, o)
+	}),
+	"monitoring.coreos.com/v1/PodMonitor": into(func(s *Set, o *monitoringv1.PodMonitor) {
+		s.PodMonitors = append(s.PodMonitors, o)
+	}),
+	"monitoring.coreos.com/v1/PrometheusRule": into(func(s *Set, o *monitoringv1.PrometheusRule) {
+		s.PromRules = append(s.PromRules, o)
 	}),
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
@@ -271,6 +272,43 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"PostgresWithoutClientCA", func(s *Set) {
 			s.PGClusters[0].Spec.Certificates.ClientCASecret = ""
 		}, "no operator-generated CA"},
+		// Monitors that would silently scrape nothing.
+		{"MonitorWithoutReleaseLabel", func(s *Set) {
+			delete(s.ServiceMonitors[0].Labels, ReleaseLabel)
+		}, `label release="", want "monitoring"`},
+		{"RuleWithoutReleaseLabel", func(s *Set) {
+			s.PromRules[0].Labels[ReleaseLabel] = "prometheus"
+		}, `label release="prometheus", want "monitoring"`},
+		{"MonitorSelectsPodsNotService", func(s *Set) {
+			s.ServiceMonitors[0].Spec.Selector.MatchLabels["app.kubernetes.io/component"] = "nothing"
+		}, "selects no Service"},
+		{"MonitorPortRenamed", func(s *Set) {
+			s.ServiceMonitors[0].Spec.Endpoints[0].Port = "http-metrics"
+		}, `has no port named "http-metrics"`},
+		{"PodMonitorForTheWrongCluster", func(s *Set) {
+			for _, pm := range s.PodMonitors {
+				if pm.Name == "postgres" {
+					pm.Spec.Selector.MatchLabels["cnpg.io/cluster"] = "pg"
+				}
+			}
+		}, "PodMonitor/groundwork-db/postgres: selects no pod"},
+		{"ScrapeBlockedByPolicy", func(s *Set) {
+			s.NetworkPolicies = slices.DeleteFunc(s.NetworkPolicies, func(np *networkingv1.NetworkPolicy) bool { return np.Name == "monitoring-kratos" })
+		}, "keep Prometheus (namespace monitoring) from port metrics"},
+		{"AdminAPIOpenedInsteadOfTheSidecar", func(s *Set) {
+			for _, sm := range s.ServiceMonitors {
+				if sm.Name == "kratos" {
+					sm.Spec.Endpoints[0].Port = "admin"
+				}
+			}
+		}, "ServiceMonitor/groundwork-auth/kratos: the NetworkPolicies of Deployment/groundwork-auth/kratos keep Prometheus"},
+		{"DashboardLabelWrong", func(s *Set) {
+			for _, cm := range s.ConfigMaps {
+				if cm.Labels[DashboardLabel] != "" {
+					cm.Labels[DashboardLabel] = "true"
+				}
+			}
+		}, `label grafana_dashboard must be "1"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -43,14 +43,19 @@ var knownPods = []pod{
 		ports: []podPort{{name: "dns", number: 53, protocol: corev1.ProtocolUDP}, {name: "dns-tcp", number: 53, protocol: corev1.ProtocolTCP}}},
 	{owner: "ingress-nginx controller", namespace: "ingress-nginx",
 		labels: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
-		ports:  []podPort{{name: "http", number: 80, protocol: corev1.ProtocolTCP}, {name: "https", number: 443, protocol: corev1.ProtocolTCP}}},
+		// 10254: metrics, a port its manifest does not name.
+		ports: []podPort{{name: "http", number: 80, protocol: corev1.ProtocolTCP}, {name: "https", number: 443, protocol: corev1.ProtocolTCP},
+			{number: 10254, protocol: corev1.ProtocolTCP}}},
 	{owner: "CloudNativePG operator", namespace: "cnpg-system",
 		labels: map[string]string{"app.kubernetes.io/name": "cloudnative-pg"}},
+	// kube-prometheus-stack's Prometheus (Helm release monitoring).
+	{owner: "Prometheus", namespace: MonitoringNamespace,
+		labels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
 }
 
 // knownNamespaces are the operators' namespaces; the manifests' own come
 // from the Namespace objects.
-var knownNamespaces = []string{"kube-system", "ingress-nginx", "cnpg-system", "cert-manager", "kube-public"}
+var knownNamespaces = []string{"kube-system", "ingress-nginx", "cnpg-system", "cert-manager", "kube-public", MonitoringNamespace}
 
 func (s *Set) pods() []pod {
 	var out []pod
@@ -62,7 +67,7 @@ func (s *Set) pods() []pod {
 	}
 	for _, c := range s.PGClusters {
 		out = append(out, pod{owner: "Cluster/" + c.Namespace + "/" + c.Name, namespace: c.Namespace,
-			labels: map[string]string{"cnpg.io/cluster": c.Name}, ports: cnpgPorts()})
+			labels: map[string]string{"cnpg.io/cluster": c.Name, "cnpg.io/podRole": "instance"}, ports: cnpgPorts()})
 	}
 	return out
 }

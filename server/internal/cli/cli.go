@@ -5,6 +5,7 @@
 //
 //	server serve    the gRPC server, the HTTP/JSON gateway and the ops endpoints
 //	server worker   the background jobs (docs/worker.md) and their ops endpoints
+//	server metrics-proxy  one upstream metrics URL as /metrics (Kratos's sidecar)
 //	server version  the build: version, source revision, Go version
 //
 // Exit codes: 0 done (also after SIGINT/SIGTERM), 1 failed, 2 usage or
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,9 +39,10 @@ const (
 const usage = `usage: server <command> [flags]
 
 commands:
-  serve   run the gRPC server, the HTTP/JSON gateway and the ops endpoints
-  worker  run the background jobs (export, purge, user reconciliation)
-  version print the build's version, source revision and Go version
+  serve          run the gRPC server, the HTTP/JSON gateway and the ops endpoints
+  worker         run the background jobs (export, purge, user reconciliation)
+  metrics-proxy  serve one upstream URL as /metrics (the Kratos pod's sidecar)
+  version        print the build's version, source revision and Go version
 
 Run 'server <command> -h' for the flags of a command; every flag falls back
 to an environment variable.
@@ -60,6 +63,8 @@ type options struct {
 	// registry sees the process's metrics registry once it is complete
 	// (the test that keeps the list of exported names current).
 	registry func(*prometheus.Registry)
+	// proxyStarted is called with metrics-proxy's listen address.
+	proxyStarted func(net.Addr)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o options) int {
@@ -72,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serveCommand(ctx, args[1:], getenv, stderr, o)
 	case "worker":
 		return workerCommand(ctx, args[1:], getenv, stderr, o.worker)
+	case "metrics-proxy":
+		return metricsProxyCommand(ctx, args[1:], getenv, stderr, o.proxyStarted)
 	case "version", "--version":
 		i := buildinfo.Read()
 		fmt.Fprintf(stdout, "server %s (revision %s, %s)\n", i.Version, i.Revision, i.GoVersion)

@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"flag"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -13,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork-dev/groundwork/migrator/pgtest"
+	"github.com/groundwork-dev/groundwork/server/internal/requesttest"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles/tlsfilestest"
 )
 
@@ -76,4 +82,39 @@ func TestExportedMetricNames(t *testing.T) {
 	require.Equal(t, want, string(got), "the exported metrics changed: run go test ./internal/cli -run TestExportedMetricNames -update in server/, then check the dashboards and rules")
 	require.Contains(t, names, "groundwork_build_info")
 	require.Contains(t, names, "grpc_server_refused_total", "label vectors are listed before their first sample")
+}
+
+// metrics-proxy serves the upstream's metrics on its port and stops on
+// the signal context.
+func TestMetricsProxyCommand(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/admin/metrics/prometheus" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "http_requests_total 1\n")
+	}))
+	t.Cleanup(up.Close)
+	ctx, cancel := context.WithCancel(t.Context())
+	addrs := make(chan net.Addr, 1)
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"metrics-proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL + "/admin/metrics/prometheus"},
+			func(string) string { return "" }, io.Discard, &stderr, options{proxyStarted: func(a net.Addr) { addrs <- a }})
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-addrs:
+	case code := <-done:
+		t.Fatalf("exited with %d: %s", code, stderr.String())
+	}
+	code, body := requesttest.Get(t, "http://"+addr.String()+"/metrics", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "http_requests_total 1\n", body)
+	code, _ = requesttest.Get(t, "http://"+addr.String()+"/admin/identities", nil)
+	require.Equal(t, http.StatusNotFound, code)
+	cancel()
+	require.Equal(t, ExitOK, <-done)
 }
