@@ -301,7 +301,7 @@ func (k *Cluster) installOperators(ctx context.Context, ops []manifests.Operator
 		if op.Manifest != "" {
 			out, err = k.Host.Run(ctx, "kubectl", "--context", k.Config.Context(), "apply", "--server-side", "--force-conflicts", "-f", op.Manifest)
 		} else {
-			args := []string{"upgrade", "--install", op.Name, op.Chart, "--version", op.Version, "--namespace", op.Namespace,
+			args := []string{"upgrade", "--install", op.Release, op.Chart, "--version", op.Version, "--namespace", op.Namespace,
 				"--create-namespace", "--kube-context", k.Config.Context(), "--wait"}
 			keys := slices.Sorted(func(yield func(string) bool) {
 				for key := range op.HelmValues {

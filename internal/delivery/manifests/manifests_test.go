@@ -621,3 +621,40 @@ func TestServerRuntimeSettingsAreTheLocalStacks(t *testing.T) {
 		require.True(t, found, "%s has the server Deployment", overlay)
 	}
 }
+
+// The local control plane's CRDs are those of the operators a cluster
+// runs, and the monitors carry the label of the Prometheus kind:up
+// installs.
+func TestCRDsAndMonitoringMatchTheOperators(t *testing.T) {
+	t.Parallel()
+	ops, err := LoadOperators(filepath.Join(root, OperatorsFile))
+	require.NoError(t, err)
+	crds, err := LoadCRDSources(filepath.Join(root, OperatorsFile))
+	require.NoError(t, err)
+	crdVersion := map[string]string{}
+	for _, c := range crds {
+		crdVersion[c.Name] = c.Version
+	}
+	byName := map[string]Operator{}
+	for _, o := range ops {
+		byName[o.Name] = o
+	}
+	for op, crd := range map[string]string{
+		"cert-manager": "cert-manager", "trust-manager": "trust-manager", "cloudnative-pg": "cloudnative-pg",
+		"kube-prometheus-stack": "prometheus-operator",
+	} {
+		o, ok := byName[op]
+		require.True(t, ok, op)
+		v := o.Version
+		if o.AppVersion != "" {
+			v = o.AppVersion
+		}
+		require.Equal(t, v, crdVersion[crd], "%s runs %s, the control plane's %s CRDs are %s", op, v, crd, crdVersion[crd])
+	}
+	kps := byName["kube-prometheus-stack"]
+	require.Equal(t, MonitoringRelease, kps.Release, "the release label of the monitors is the Helm release's name")
+	require.Equal(t, MonitoringNamespace, kps.Namespace)
+	b, err := os.ReadFile(filepath.Join(root, "k8s/base/monitoring/kustomization.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "      "+ReleaseLabel+": "+MonitoringRelease+"\n")
+}

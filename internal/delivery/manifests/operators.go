@@ -18,6 +18,12 @@ type Operator struct {
 	Manifest  string `json:"manifest,omitempty"` // a release manifest URL, applied with kubectl
 	Chart     string `json:"chart,omitempty"`    // a Helm chart (OCI), installed with helm
 	Namespace string `json:"namespace"`
+	// Release is a chart's Helm release name; empty: Name.
+	Release string `json:"release,omitempty"`
+	// AppVersion is the version of the operator a chart deploys, where
+	// the chart has versions of its own (the CRDs of the local control
+	// plane must be that operator's).
+	AppVersion string `json:"appVersion,omitempty"`
 	// HelmValues are --set values for a chart.
 	HelmValues map[string]string `json:"helmValues,omitempty"`
 	// Wait lists the Deployments (kind/name in Namespace) that must be
@@ -65,6 +71,14 @@ func LoadOperators(path string) ([]Operator, error) {
 		}
 		if (o.Manifest == "") == (o.Chart == "") {
 			return nil, fmt.Errorf("%s: operator %s needs exactly one of manifest and chart", path, o.Name)
+		}
+		if o.Release != "" && o.Chart == "" {
+			return nil, fmt.Errorf("%s: operator %s: release names a Helm release, but it has no chart", path, o.Name)
+		}
+	}
+	for i := range f.Operators {
+		if f.Operators[i].Release == "" {
+			f.Operators[i].Release = f.Operators[i].Name
 		}
 	}
 	return f.Operators, nil

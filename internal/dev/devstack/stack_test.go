@@ -37,6 +37,9 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, os.Chmod(state, 0o711))
 	cfg, err := PrivateConfig(context.Background(), "../../..", state)
 	require.NoError(t, err)
+	// Prometheus scrapes and evaluates every second, so that the
+	// observability test sees rates within seconds.
+	cfg.ScrapeInterval = time.Second
 	out := &bytes.Buffer{}
 	s := New(cfg, out, sysdeps.New(out))
 	t.Cleanup(func() { _ = s.Reset(context.Background()) })

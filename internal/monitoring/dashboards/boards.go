@@ -172,8 +172,9 @@ func edgeBoard() Board {
 			{Title: "Kratos", Panels: []Panel{
 				{Title: "Kratos requests by status", Unit: "reqps", Queries: []Query{{
 					Expr: `sum by (code) (rate(http_requests_total{job="kratos"}` + window + `))`, Legend: "{{code}}"}}},
+				// "or ... * 0": 0 % while no 5xx series exists yet, not "No data".
 				{Title: "Kratos 5xx ratio", Unit: "percentunit", Queries: []Query{{
-					Expr: `sum(rate(http_requests_total{job="kratos",code=~"5.."}` + window + `)) / sum(rate(http_requests_total{job="kratos"}` + window + `))`, Legend: "5xx / all"}}},
+					Expr: `sum(rate(http_requests_total{job="kratos",code=~"5.."}` + window + `)) / sum(rate(http_requests_total{job="kratos"}` + window + `)) or sum(rate(http_requests_total{job="kratos"}` + window + `)) * 0`, Legend: "5xx / all"}}},
 				{Title: "Kratos p99 latency by endpoint", Unit: "s",
 					Description: "Kratos's own endpoint label arrives as exported_endpoint: the scrape's endpoint label (the port's name) wins.",
 					Queries: []Query{{
@@ -183,7 +184,7 @@ func edgeBoard() Board {
 				{Title: "Ingress requests by status", Unit: "reqps", Queries: []Query{{
 					Expr: `sum by (ingress, status) (rate(nginx_ingress_controller_requests{` + ingress + `}` + window + `))`, Legend: "{{ingress}} {{status}}"}}},
 				{Title: "Ingress 5xx ratio", Unit: "percentunit", Queries: []Query{{
-					Expr: `sum by (ingress) (rate(nginx_ingress_controller_requests{` + ingress + `,status=~"5.."}` + window + `)) / sum by (ingress) (rate(nginx_ingress_controller_requests{` + ingress + `}` + window + `))`, Legend: "{{ingress}}"}}},
+					Expr: `sum by (ingress) (rate(nginx_ingress_controller_requests{` + ingress + `,status=~"5.."}` + window + `)) / sum by (ingress) (rate(nginx_ingress_controller_requests{` + ingress + `}` + window + `)) or sum by (ingress) (rate(nginx_ingress_controller_requests{` + ingress + `}` + window + `)) * 0`, Legend: "{{ingress}}"}}},
 				{Title: "Ingress p99 latency", Unit: "s", Queries: []Query{{
 					Expr: `histogram_quantile(0.99, sum by (le, ingress) (rate(nginx_ingress_controller_request_duration_seconds_bucket{` + ingress + `}` + window + `)))`, Legend: "{{ingress}}"}}},
 			}},
