@@ -198,17 +198,18 @@ func buildWebapp(ctx context.Context) error {
 	return err
 }
 
-func project(platforms []images.Platform) (images.Project, error) {
+func project(ctx context.Context, platforms []images.Platform) (images.Project, error) {
 	root, err := os.Getwd()
 	if err != nil {
 		return images.Project{}, err
 	}
-	return images.Project{Root: root, Platforms: platforms, Build: images.GoBuild(os.Stdout), PrepareWebapp: buildWebapp, Log: os.Stdout}, nil
+	return images.Project{Root: root, Platforms: platforms, Build: images.GoBuild(os.Stdout), PrepareWebapp: buildWebapp, Log: os.Stdout,
+		Revision: images.GitRevision(ctx, root)}, nil
 }
 
 // Images builds the OCI images (server, migrator, kratos for linux/amd64 and linux/arm64; webapp on nginx-unprivileged) into .cache/images without Docker.
 func Images(ctx context.Context) error {
-	p, err := project(images.Platforms)
+	p, err := project(ctx, images.Platforms)
 	if err != nil {
 		return err
 	}
@@ -305,7 +306,7 @@ func deployProd(ctx context.Context, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	p, err := project(images.Platforms)
+	p, err := project(ctx, images.Platforms)
 	if err != nil {
 		return err
 	}

@@ -434,3 +434,32 @@ func TestPrepareWebappRunsBeforeTheWebappImageOnly(t *testing.T) {
 	require.ErrorContains(t, err, "build webapp/dist")
 	require.Equal(t, []string{"go build server", "webapp"}, calls)
 }
+
+// The server image's binary says which commit it was built from: the
+// stamp's -X path must name the variable buildinfo reads.
+func TestServerImageCarriesTheRevision(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("runs the linux/amd64 binary: needs a linux/amd64 machine")
+	}
+	p := Project{Root: "../../..", Platforms: Platforms[:1], Build: GoBuild(io.Discard), Log: io.Discard, Revision: "0123abc-dirty"}
+	idx, err := p.Image(t.Context(), "server")
+	require.NoError(t, err)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	img, err := idx.Image(im.Manifests[0].Digest)
+	require.NoError(t, err)
+	layers, err := img.Layers()
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "server")
+	require.NoError(t, os.WriteFile(bin, fileData(t, layers[1], "/usr/local/bin/server"), 0o755))
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "(revision 0123abc-dirty, go")
+}
+
+func TestGitRevision(t *testing.T) {
+	t.Parallel()
+	require.Regexp(t, `^[0-9a-f]{40}(-dirty)?$`, GitRevision(t.Context(), "../../.."))
+	require.Empty(t, GitRevision(t.Context(), t.TempDir()), "not a checkout")
+}

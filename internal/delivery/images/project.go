@@ -1,12 +1,15 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -52,6 +55,26 @@ type Project struct {
 	// webapp image needs it, so the Go images never wait for npm.
 	PrepareWebapp func(ctx context.Context) error
 	Log           io.Writer
+	// Revision is the source commit stamped into the server binary (its
+	// groundwork_build_info metric and `server version`); empty: none.
+	Revision string
+}
+
+// buildInfoPackage holds the variables the server's version stamp sets.
+const buildInfoPackage = "github.com/groundwork-dev/groundwork/server/internal/buildinfo"
+
+// GitRevision is the commit checked out at root, with "-dirty" when the
+// working tree has changes; "" outside a git checkout.
+func GitRevision(ctx context.Context, root string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	rev := strings.TrimSpace(string(out))
+	if st, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		rev += "-dirty"
+	}
+	return rev
 }
 
 // Image builds one of Names.
@@ -61,7 +84,11 @@ func (p Project) Image(ctx context.Context, name string) (v1.ImageIndex, error) 
 	}
 	if name != "webapp" {
 		fmt.Fprintf(p.Log, "building %s for %s\n", name, platformList(p.Platforms))
-		return BuildGo(ctx, Programs(p.Root)[name], p.Platforms, p.Build)
+		g := Programs(p.Root)[name]
+		if name == "server" && p.Revision != "" {
+			g.LDFlags = strings.TrimSpace(g.LDFlags + " -X " + buildInfoPackage + ".revision=" + p.Revision)
+		}
+		return BuildGo(ctx, g, p.Platforms, p.Build)
 	}
 	if p.PrepareWebapp != nil {
 		if err := p.PrepareWebapp(ctx); err != nil {

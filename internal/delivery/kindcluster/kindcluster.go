@@ -360,7 +360,7 @@ func (k *Cluster) deploy(ctx context.Context, components []string) error {
 	build := k.Build
 	if build == nil {
 		proj := images.Project{Root: k.Config.Root, Platforms: []images.Platform{nodePlatform()}, Build: images.GoBuild(k.Out),
-			PrepareWebapp: k.PrepareWebapp, Log: k.Out}
+			PrepareWebapp: k.PrepareWebapp, Log: k.Out, Revision: images.GitRevision(ctx, k.Config.Root)}
 		build = proj.Image
 	}
 	names := components

@@ -78,8 +78,13 @@ func Boards() []Board {
 	return []Board{apiBoard(), queueBoard(), postgresBoard(), edgeBoard(), infrastructureBoard(), sloBoard()}
 }
 
-// Build turns b into Grafana's dashboard model.
-func (b Board) Build() (dashboard.Dashboard, error) {
+// Build turns b into Grafana's dashboard model: the classic JSON model
+// (schemaVersion 42) that Grafana's file and ConfigMap provisioning load.
+// The SDK marks it deprecated in favour of the v2 schema, which Grafana 12
+// serves only behind feature flags; kube-prometheus-stack's Grafana and
+// its sidecar read the classic one.
+func (b Board) Build() (dashboard.Dashboard, error) { //nolint:staticcheck // the classic model, on purpose (above)
+	//nolint:staticcheck // the classic model, on purpose (above)
 	db := dashboard.NewDashboardBuilder(b.Title).
 		Uid(b.UID).
 		Description(b.Description+"\n\n"+generatedNote).
