@@ -132,15 +132,7 @@ func TestGoImageBinaryRuns(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("runs the linux/amd64 binary: needs a linux/amd64 machine")
 	}
-	idx := buildHello(t, Platforms[:1])
-	im, err := idx.IndexManifest()
-	require.NoError(t, err)
-	img, err := idx.Image(im.Manifests[0].Digest)
-	require.NoError(t, err)
-	layers, err := img.Layers()
-	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "hello")
-	require.NoError(t, os.WriteFile(bin, fileData(t, layers[1], "/usr/local/bin/hello"), 0o755))
+	bin := binaryOf(t, buildHello(t, Platforms[:1]), "hello")
 	out, err := exec.Command(bin).CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), "hello from")
@@ -445,17 +437,24 @@ func TestServerImageCarriesTheRevision(t *testing.T) {
 	p := Project{Root: "../../..", Platforms: Platforms[:1], Build: GoBuild(io.Discard), Log: io.Discard, Revision: "0123abc-dirty"}
 	idx, err := p.Image(t.Context(), "server")
 	require.NoError(t, err)
+	out, err := exec.Command(binaryOf(t, idx, "server"), "version").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "(revision 0123abc-dirty, go")
+}
+
+// binaryOf writes the program name of idx's first image (its second
+// layer, /usr/local/bin/<name>) to a file and returns its path.
+func binaryOf(t *testing.T, idx v1.ImageIndex, name string) string {
+	t.Helper()
 	im, err := idx.IndexManifest()
 	require.NoError(t, err)
 	img, err := idx.Image(im.Manifests[0].Digest)
 	require.NoError(t, err)
 	layers, err := img.Layers()
 	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "server")
-	require.NoError(t, os.WriteFile(bin, fileData(t, layers[1], "/usr/local/bin/server"), 0o755))
-	out, err := exec.Command(bin, "version").CombinedOutput()
-	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), "(revision 0123abc-dirty, go")
+	bin := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(bin, fileData(t, layers[1], "/usr/local/bin/"+name), 0o755))
+	return bin
 }
 
 func TestGitRevision(t *testing.T) {

@@ -275,6 +275,8 @@ func PrometheusHealth(ctx context.Context, url string) (string, error) {
 	return summary, nil
 }
 
+// fetchJSON GETs url within 2 s, wants 200 and decodes the body into
+// into (nil: the status is all that matters).
 func fetchJSON(ctx context.Context, url string, into any) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -289,6 +291,9 @@ func fetchJSON(ctx context.Context, url string, into any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if into == nil {
+		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)

@@ -3,10 +3,8 @@ package devstack
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/groundwork-dev/groundwork/internal/shared/pki"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/gobin"
@@ -143,20 +141,5 @@ func (serverComponent) Check(ctx context.Context, s *Stack) []ComponentStatus {
 	return []ComponentStatus{processStatus(ctx, st, s.serverProcess(s.cfg.serverBin(), nil), ready, "ready (database and Kratos reachable)")}
 }
 
-func httpOK(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
-}
+// httpOK reports whether url answers 200 within 2 s.
+func httpOK(ctx context.Context, url string) error { return fetchJSON(ctx, url, nil) }
