@@ -14,6 +14,14 @@ const (
 	serverErrorCodes = `grpc_code=~"Unknown|Internal|Unavailable|DataLoss|DeadlineExceeded"`
 )
 
+// Boards are every dashboard, in a stable order.
+func Boards() []Board {
+	return []Board{apiBoard(), queueBoard(), postgresBoard(), edgeBoard(), infrastructureBoard(), sloBoard()}
+}
+
+// Write writes every board of Boards (go tool mage generate).
+func Write(root string) ([]string, error) { return WriteBoards(root, Boards()) }
+
 // window is the rate window Grafana picks for the panel's step.
 const window = "[$__rate_interval]"
 

@@ -73,11 +73,6 @@ type Query struct {
 	Expr, Legend string
 }
 
-// Boards are every dashboard, in a stable order.
-func Boards() []Board {
-	return []Board{apiBoard(), queueBoard(), postgresBoard(), edgeBoard(), infrastructureBoard(), sloBoard()}
-}
-
 // Build turns b into Grafana's dashboard model: the classic JSON model
 // (schemaVersion 42) that Grafana's file and ConfigMap provisioning load.
 // The SDK marks it deprecated in favour of the v2 schema, which Grafana 12
@@ -185,15 +180,15 @@ func (b Board) JSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Write writes every board to root's Dir as <uid>.json, removes JSON
+// WriteBoards writes boards to root's Dir as <uid>.json, removes JSON
 // files no board writes any more, and returns the file names.
-func Write(root string) ([]string, error) {
+func WriteBoards(root string, boards []Board) ([]string, error) {
 	dir := filepath.Join(root, Dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var names []string
-	for _, b := range Boards() {
+	for _, b := range boards {
 		data, err := b.JSON()
 		if err != nil {
 			return nil, err
