@@ -268,7 +268,7 @@ func TestWorkerUsage(t *testing.T) {
 	}
 	var stdout bytes.Buffer
 	require.Equal(t, ExitOK, Run(t.Context(), []string{"help"}, nil, &stdout, io.Discard))
-	require.Contains(t, stdout.String(), "worker  run the background jobs")
+	require.Regexp(t, `\n  worker +run the background jobs`, stdout.String())
 }
 
 func TestWorkerFailsOnARejectedLogin(t *testing.T) {
