@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -61,6 +63,29 @@ func (c Checks) Lint(ctx context.Context) error {
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("golangci-lint found problems in: %s", strings.Join(failed, ", "))
+	}
+	return c.lintWorkflows(ctx)
+}
+
+// lintWorkflows runs actionlint (a Go tool of the root module) over the
+// GitHub workflows, with shellcheck (Debian's, installed when missing) on
+// their run: scripts.
+func (c Checks) lintWorkflows(ctx context.Context) error {
+	fmt.Fprintln(c.Out, "==> actionlint .github/workflows (with shellcheck)")
+	if err := c.Deps.Ensure(ctx, sysdeps.ShellCheck()); err != nil {
+		return err
+	}
+	shellcheck, err := exec.LookPath("shellcheck")
+	if err != nil {
+		return fmt.Errorf("actionlint: %w", err)
+	}
+	workflows, err := filepath.Glob(filepath.Join(c.Root, ".github", "workflows", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	args := append([]string{"tool", "actionlint", "-color=false", "-shellcheck=" + shellcheck}, workflows...)
+	if err := c.runner().Run(ctx, c.Root, "go", args...); err != nil {
+		return fmt.Errorf("actionlint found problems in the workflows: %w", err)
 	}
 	return nil
 }

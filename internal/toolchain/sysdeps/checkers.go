@@ -18,3 +18,16 @@ func Prometheus() Package {
 		},
 	}
 }
+
+// ShellCheck checks the shell in the GitHub workflows' run: steps;
+// actionlint calls it.
+func ShellCheck() Package {
+	return Package{
+		Name: "shellcheck",
+		Why:  "actionlint checks the workflows' run: scripts with shellcheck",
+		Installed: func() bool {
+			_, err := exec.LookPath("shellcheck")
+			return err == nil
+		},
+	}
+}
