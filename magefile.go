@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -207,13 +208,49 @@ func project(ctx context.Context, platforms []images.Platform) (images.Project, 
 		Revision: images.GitRevision(ctx, root)}, nil
 }
 
-// Images builds the OCI images (server, migrator, kratos for linux/amd64 and linux/arm64; webapp on nginx-unprivileged) into .cache/images without Docker.
-func Images(ctx context.Context) error {
+// Images builds and pushes the OCI images without Docker.
+type Images mg.Namespace
+
+// Build builds the OCI images (server, migrator, kratos for linux/amd64 and linux/arm64; webapp on nginx-unprivileged) into .cache/images without Docker.
+func (Images) Build(ctx context.Context) error {
 	p, err := project(ctx, images.Platforms)
 	if err != nil {
 		return err
 	}
 	return p.Save(ctx, filepath.Join(p.Root, ".cache", "images"))
+}
+
+// Push builds the images and pushes them by digest to $IMAGES_REGISTRY (TLS; REGISTRY_USERNAME/REGISTRY_PASSWORD or docker's config), and records the digests in .cache/images/pushed.json ($PUSHED_IMAGES) for gitops:publish and deploy:prod.
+func (Images) Push(ctx context.Context) error {
+	reg, err := images.RegistryFromEnv(os.Getenv, "IMAGES_REGISTRY")
+	if err != nil {
+		return err
+	}
+	p, err := project(ctx, images.Platforms)
+	if err != nil {
+		return err
+	}
+	if p.Revision == "" {
+		return errors.New("images:push records the source commit: run it in a git checkout")
+	}
+	rec, err := images.PushAll(ctx, reg, p.Image, p.Revision, os.Stdout)
+	if err != nil {
+		return err
+	}
+	path := pushedImagesPath(p.Root)
+	if err := rec.Write(path); err != nil {
+		return err
+	}
+	fmt.Printf("images: %d pushed from %s, recorded in %s\n", len(rec.Images), rec.Source, path)
+	return nil
+}
+
+// pushedImagesPath is where images:push records its digests: $PUSHED_IMAGES or .cache/images/pushed.json.
+func pushedImagesPath(root string) string {
+	if p := os.Getenv("PUSHED_IMAGES"); p != "" {
+		return p
+	}
+	return filepath.Join(root, images.PushedFile)
 }
 
 func kindCluster() (*kindcluster.Cluster, error) {
@@ -310,11 +347,20 @@ func deployProd(ctx context.Context, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	return prod.Deploy{Root: p.Root, Registry: reg, Build: p.Image, Kube: kube.Kubectl{Log: os.Stdout},
-		DryRun: dryRun || envDry, Out: os.Stdout}.Run(ctx)
+	d := prod.Deploy{Root: p.Root, Registry: reg, Build: p.Image, Kube: kube.Kubectl{Log: os.Stdout},
+		DryRun: dryRun || envDry, Source: p.Revision, Out: os.Stdout}
+	// After images:push (the publish workflow), deploy exactly its digests.
+	if path := os.Getenv("PUSHED_IMAGES"); path != "" {
+		rec, err := images.ReadPushed(path)
+		if err != nil {
+			return err
+		}
+		d.Pushed = &rec
+	}
+	return d.Run(ctx)
 }
 
-// Prod builds and pushes the images to $PROD_REGISTRY (TLS), renders the prod overlay pinned to their digests and server-side applies it to the current kube context (never kind-*); DRY_RUN=1 only shows the diff.
+// Prod builds and pushes the images to $PROD_REGISTRY (TLS; or takes those images:push recorded in $PUSHED_IMAGES), renders the prod overlay pinned to their digests and server-side applies it to the current kube context (never kind-*); DRY_RUN=1 only shows the diff.
 func (Deploy) Prod(ctx context.Context) error { return deployProd(ctx, false) }
 
 // DryRun is deploy:prod that builds without pushing and prints the server-side diff; nothing is pushed or applied.

@@ -261,14 +261,32 @@ func TestPushWithoutCredentialsSaysHowToLogIn(t *testing.T) {
 	require.ErrorIs(t, err, ErrCredentials)
 	require.ErrorContains(t, err, "docker login registry.example.com:")
 
-	reg.Keychain = staticKeychain{authn.FromConfig(authn.AuthConfig{Username: "ci", Password: "s3cret"})}
+	// The credentials CI passes in the environment.
+	env := map[string]string{"IMAGES_REGISTRY": reg.Prefix, "REGISTRY_USERNAME": "ci", "REGISTRY_PASSWORD": "s3cret"}
+	fromEnv, err := RegistryFromEnv(func(k string) string { return env[k] }, "IMAGES_REGISTRY")
+	require.NoError(t, err)
+	reg.Keychain = fromEnv.Keychain
 	_, err = reg.Push(context.Background(), "hello", "", idx)
 	require.NoError(t, err)
 }
 
-type staticKeychain struct{ a authn.Authenticator }
-
-func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
+func TestRegistryFromEnvRefusesWhatCannotWork(t *testing.T) {
+	t.Parallel()
+	for env, want := range map[string]string{
+		"":                                  "IMAGES_REGISTRY is not set",
+		"IMAGES_REGISTRY=https://ghcr.io/x": "without a scheme",
+		"IMAGES_REGISTRY=localhost:5001/x":  "is a local registry",
+		"IMAGES_REGISTRY=ghcr.io/x REGISTRY_USERNAME=ci": "REGISTRY_USERNAME and REGISTRY_PASSWORD go together",
+	} {
+		m := map[string]string{}
+		for _, kv := range strings.Fields(env) {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		_, err := RegistryFromEnv(func(k string) string { return m[k] }, "IMAGES_REGISTRY")
+		require.ErrorContains(t, err, want, env)
+	}
+}
 
 // standInNginx is a stand-in for nginx-unprivileged: an index of two
 // images running as 101:101 with nginx's entrypoint, and a default.conf

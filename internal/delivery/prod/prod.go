@@ -32,27 +32,22 @@ type Deploy struct {
 	// pinned overlay and prints the server-side diff; nothing is pushed or
 	// applied.
 	DryRun bool
+	// Pushed, when set, are images images:push pushed already: nothing
+	// is built or pushed, the overlay is pinned to these.
+	Pushed *images.Pushed
+	// Source is the commit the images are built from (images.GitRevision).
+	Source string
 	// WaitTimeout bounds each wait of a stage (0: kube.WaitTimeout).
 	WaitTimeout time.Duration
 	Out         io.Writer
 }
 
-// ConfigFromEnv reads the registry settings:
-//
-//	PROD_REGISTRY      host[:port]/path the images are pushed to (required)
-//	REGISTRY_CA_FILE   PEM CA of the registry's certificate, if private
-//	DRY_RUN            1/true: diff only
+// ConfigFromEnv reads the registry settings (images.RegistryFromEnv with
+// PROD_REGISTRY) and DRY_RUN (1/true: diff only).
 func ConfigFromEnv(getenv func(string) string) (images.Registry, bool, error) {
-	prefix := getenv("PROD_REGISTRY")
-	if prefix == "" {
-		return images.Registry{}, false, errors.New("PROD_REGISTRY is not set: name the TLS registry the cluster pulls from, e.g. PROD_REGISTRY=registry.example.com/groundwork")
-	}
-	if strings.Contains(prefix, "://") {
-		return images.Registry{}, false, fmt.Errorf("PROD_REGISTRY=%s: a host and path, without a scheme (the registry is always TLS)", prefix)
-	}
-	host := strings.SplitN(prefix, "/", 2)[0]
-	if strings.HasPrefix(host, "localhost") || strings.HasPrefix(host, "127.") {
-		return images.Registry{}, false, fmt.Errorf("PROD_REGISTRY=%s is a local registry; production pulls from a TLS registry it can reach", prefix)
+	reg, err := images.RegistryFromEnv(getenv, "PROD_REGISTRY")
+	if err != nil {
+		return images.Registry{}, false, err
 	}
 	dry := false
 	switch strings.ToLower(getenv("DRY_RUN")) {
@@ -62,7 +57,7 @@ func ConfigFromEnv(getenv func(string) string) (images.Registry, bool, error) {
 	default:
 		return images.Registry{}, false, fmt.Errorf("DRY_RUN=%s: use 1 or 0", getenv("DRY_RUN"))
 	}
-	return images.Registry{Prefix: prefix, CAFile: getenv("REGISTRY_CA_FILE")}, dry, nil
+	return reg, dry, nil
 }
 
 // IsKindContext reports whether a kube context is a Kind cluster's.
@@ -85,13 +80,20 @@ func (p Deploy) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(p.Out, "deploy:prod to context %q, images to %s\n", kctx, p.Registry.Prefix)
 
-	pushed := map[string]string{}
-	for _, name := range images.Names {
-		idx, err := p.Build(ctx, name)
-		if err != nil {
-			return err
-		}
-		if p.DryRun {
+	var pushed map[string]string
+	switch {
+	case p.Pushed != nil:
+		// images:push ran before (the publish workflow): deploy exactly
+		// what it pushed.
+		pushed = p.Pushed.Images
+		fmt.Fprintf(p.Out, "images pushed from %s: %v\n", p.Pushed.Source, pushed)
+	case p.DryRun:
+		pushed = map[string]string{}
+		for _, name := range images.Names {
+			idx, err := p.Build(ctx, name)
+			if err != nil {
+				return err
+			}
 			repo, err := p.Registry.Repository(name)
 			if err != nil {
 				return err
@@ -102,14 +104,13 @@ func (p Deploy) Run(ctx context.Context) error {
 			}
 			pushed[name] = repo.Digest(d.String()).String()
 			fmt.Fprintf(p.Out, "built %s (dry run, not pushed)\n", pushed[name])
-			continue
 		}
-		ref, err := p.Registry.Push(ctx, name, "", idx)
+	default:
+		rec, err := images.PushAll(ctx, p.Registry, p.Build, p.Source, p.Out)
 		if err != nil {
 			return err
 		}
-		pushed[name] = ref
-		fmt.Fprintf(p.Out, "pushed %s\n", ref)
+		pushed = rec.Images
 	}
 
 	objs, err := kube.RenderPinned(filepath.Join(p.Root, manifests.ProdOverlay), pushed, true)

@@ -2,6 +2,7 @@ package prod
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,4 +244,30 @@ func requireKubectl(t *testing.T) {
 		}
 		t.Skip("kubectl is not installed (https://kubernetes.io/docs/tasks/tools/#kubectl); set GROUNDWORK_REQUIRE_KUBECTL=1 to make this a failure")
 	}
+}
+
+// After images:push, deploy:prod builds and pushes nothing: it applies the
+// overlay pinned to exactly the recorded digests.
+func TestProdDeploysWhatImagesPushRecorded(t *testing.T) {
+	t.Parallel()
+	build, built := randomImages(t)
+	rec := images.Pushed{Source: "0123abc", Images: map[string]string{}}
+	for i, n := range images.Names {
+		rec.Images[n] = fmt.Sprintf("ghcr.io/acme/%s@sha256:%064x", n, i+1)
+	}
+	require.NoError(t, rec.Validate())
+	cluster := &fakeKube{context: "prod"}
+	var out strings.Builder
+	// A registry nobody listens on: a push would fail.
+	reg := images.Registry{Prefix: "registry.invalid/groundwork"}
+	require.NoError(t, Deploy{Root: root, Registry: reg, Build: build, Kube: cluster, Pushed: &rec, Out: &out}.Run(context.Background()))
+	require.Empty(t, *built, "nothing is built")
+	var all strings.Builder
+	for _, b := range cluster.applied {
+		all.Write(b)
+	}
+	for _, ref := range rec.Images {
+		require.Contains(t, all.String(), "image: "+ref)
+	}
+	require.Contains(t, out.String(), "images pushed from 0123abc")
 }
