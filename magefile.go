@@ -17,6 +17,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/bench/devbench"
 	"github.com/groundwork-dev/groundwork/internal/ci"
 	"github.com/groundwork-dev/groundwork/internal/delivery/controlplane"
+	"github.com/groundwork-dev/groundwork/internal/delivery/gitops"
 	"github.com/groundwork-dev/groundwork/internal/delivery/images"
 	"github.com/groundwork-dev/groundwork/internal/delivery/kindcluster"
 	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
@@ -365,3 +366,30 @@ func (Deploy) Prod(ctx context.Context) error { return deployProd(ctx, false) }
 
 // DryRun is deploy:prod that builds without pushing and prints the server-side diff; nothing is pushed or applied.
 func (Deploy) DryRun(ctx context.Context) error { return deployProd(ctx, true) }
+
+// --- GitOps: the pull path ---
+
+// Gitops publishes releases to the manifest repository Flux reads.
+type Gitops mg.Namespace
+
+// Publish renders the prod overlay pinned to the digests images:push recorded ($PUSHED_IMAGES or .cache/images/pushed.json) and commits it to $MANIFEST_REPO_URL ($MANIFEST_REPO_TOKEN, $MANIFEST_REPO_BRANCH) under clusters/prod; no change, no commit; an older source commit is refused.
+func (Gitops) Publish(ctx context.Context) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	pub, err := gitops.PublisherFromEnv(os.Getenv, root)
+	if err != nil {
+		return err
+	}
+	pub.Out = os.Stdout
+	path := pushedImagesPath(root)
+	_, err = pub.Publish(ctx, func(context.Context) (gitops.Release, error) {
+		pushed, err := images.ReadPushed(path)
+		if err != nil {
+			return gitops.Release{}, err
+		}
+		return gitops.RenderProd(root, pushed)
+	})
+	return err
+}
