@@ -372,7 +372,7 @@ func (Deploy) DryRun(ctx context.Context) error { return deployProd(ctx, true) }
 // Gitops publishes releases to the manifest repository Flux reads.
 type Gitops mg.Namespace
 
-// Publish renders the prod overlay pinned to the digests images:push recorded ($PUSHED_IMAGES or .cache/images/pushed.json) and commits it to $MANIFEST_REPO_URL ($MANIFEST_REPO_TOKEN, $MANIFEST_REPO_BRANCH) under clusters/prod; no change, no commit; an older source commit is refused.
+// Publish renders the prod overlay pinned to the digests images:push recorded ($PUSHED_IMAGES or .cache/images/pushed.json) and commits it to $MANIFEST_REPO_URL ($MANIFEST_REPO_TOKEN, $MANIFEST_REPO_BRANCH): stages under deploy/prod, their Flux Kustomizations under clusters/prod; no change, no commit; an older source commit is refused.
 func (Gitops) Publish(ctx context.Context) error {
 	root, err := os.Getwd()
 	if err != nil {

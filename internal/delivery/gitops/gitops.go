@@ -41,10 +41,12 @@ var ErrOlder = errors.New("refusing to publish an older source commit than the m
 type Release struct {
 	// Source is the source repository's commit the release was built from.
 	Source string
-	// Root is the directory of the manifest repository the release owns,
-	// e.g. clusters/prod; everything under it is replaced by Files.
-	Root string
-	// Files are the release's files by path relative to Root.
+	// Owned are the directories of the manifest repository the release
+	// owns (deploy/prod, clusters/prod): everything under them is
+	// replaced by Files.
+	Owned []string
+	// Files are the release's files by path in the repository; each is
+	// under one of Owned.
 	Files map[string][]byte
 }
 
@@ -115,8 +117,8 @@ func (p Publisher) branch() plumbing.ReferenceName {
 }
 
 func (p Publisher) publishOnce(ctx context.Context, rel Release) (Result, error) {
-	if rel.Source == "" || rel.Root == "" || len(rel.Files) == 0 {
-		return Result{}, errors.New("a release needs a source commit, a root and files")
+	if rel.Source == "" || len(rel.Owned) == 0 || len(rel.Files) == 0 {
+		return Result{}, errors.New("a release needs a source commit, the directories it owns and files")
 	}
 	dir, err := os.MkdirTemp("", "groundwork-gitops-")
 	if err != nil {
@@ -136,14 +138,25 @@ func (p Publisher) publishOnce(ctx context.Context, rel Release) (Result, error)
 		return Result{}, err
 	}
 
-	root := filepath.Join(dir, filepath.FromSlash(rel.Root))
-	if err := os.RemoveAll(root); err != nil {
-		return Result{}, err
+	var owned []string
+	for _, o := range rel.Owned {
+		d := filepath.Join(dir, filepath.FromSlash(o))
+		if d == dir || !strings.HasPrefix(d, dir+string(filepath.Separator)) || strings.Contains(o, ".git") {
+			return Result{}, fmt.Errorf("a release may not own %q", o)
+		}
+		if err := os.RemoveAll(d); err != nil {
+			return Result{}, err
+		}
+		owned = append(owned, d)
 	}
 	for name, data := range rel.Files {
-		path := filepath.Join(root, filepath.FromSlash(name))
-		if !strings.HasPrefix(path, root+string(filepath.Separator)) {
-			return Result{}, fmt.Errorf("release file %q leaves %s", name, rel.Root)
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		inside := false
+		for _, d := range owned {
+			inside = inside || strings.HasPrefix(path, d+string(filepath.Separator))
+		}
+		if !inside {
+			return Result{}, fmt.Errorf("release file %q is outside %v", name, rel.Owned)
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return Result{}, err
@@ -181,7 +194,7 @@ func (p Publisher) publishOnce(ctx context.Context, rel Release) (Result, error)
 		author = object.Signature{Name: "groundwork gitops", Email: "gitops@groundwork.invalid"}
 	}
 	author.When = time.Now()
-	msg := fmt.Sprintf("Publish %s from %s\n\nSource-Commit: %s\n", rel.Root, short(rel.Source), rel.Source)
+	msg := fmt.Sprintf("Publish %s from %s\n\nSource-Commit: %s\n", strings.Join(rel.Owned, ", "), short(rel.Source), rel.Source)
 	hash, err := wt.Commit(msg, &git.CommitOptions{Author: &author})
 	if err != nil {
 		return Result{}, fmt.Errorf("commit the release: %w", err)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5"
@@ -55,19 +56,27 @@ func TestPipelineRehearsal(t *testing.T) {
 	clone := t.TempDir()
 	_, err = git.PlainCloneContext(ctx, clone, false, &git.CloneOptions{URL: bare})
 	require.NoError(t, err)
-	dirs, err := filepath.Glob(filepath.Join(clone, ProdRoot, "*", "manifests.yaml"))
+	dirs, err := filepath.Glob(filepath.Join(clone, ProdDeployDir, "*", "manifests.yaml"))
 	require.NoError(t, err)
 	require.Len(t, dirs, 5)
 
+	// The Flux objects, and the stages in the order their dependsOn chain
+	// gives (Flux's controllers do not run here; the API server checks the
+	// objects against Flux's CRDs).
 	cp := controlplanetest.Start(t, root, false)
 	k := cp.Kubectl()
-	for _, f := range dirs { // 01-namespaces, 02-config, ...: sorted
+	_, err = k.Run(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: "+FluxNamespace+"}\n"), "apply", "-f", "-")
+	require.NoError(t, err)
+	for _, f := range append([]string{filepath.Join(clone, ProdClusterDir, "groundwork.yaml")}, dirs...) { // 01-namespaces, 02-config, ...: sorted
 		y, err := os.ReadFile(f)
 		require.NoError(t, err)
 		_, err = k.Run(ctx, y, "apply", "--server-side", "--field-manager="+kube.FieldManager, "-f", "-")
 		require.NoError(t, err, "apply %s", f)
 	}
-	out, err := k.Run(ctx, nil, "get", "deployment", "-n", "groundwork", "server", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	out, err := k.Run(ctx, nil, "get", "kustomizations.kustomize.toolkit.fluxcd.io", "-n", FluxNamespace, "-o", "name")
+	require.NoError(t, err)
+	require.Len(t, strings.Fields(string(out)), 5)
+	out, err = k.Run(ctx, nil, "get", "deployment", "-n", "groundwork", "server", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
 	require.NoError(t, err)
 	require.Equal(t, pushed.Images["server"], string(out), "the cluster runs the pushed digest")
 }
