@@ -7,6 +7,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/delivery/kube"
 	"github.com/groundwork-dev/groundwork/internal/delivery/manifests"
+	"github.com/groundwork-dev/groundwork/internal/shared/gomodule"
 )
 
 // CRDs returns, as one YAML stream, the CustomResourceDefinitions of every
@@ -19,7 +20,7 @@ func CRDs(ctx context.Context, root string) ([]byte, int, error) {
 	}
 	var all [][]byte
 	for _, s := range sources {
-		dir, err := moduleDir(ctx, s.Module, s.Version)
+		dir, err := gomodule.Dir(ctx, s.Module, s.Version)
 		if err != nil {
 			return nil, 0, fmt.Errorf("the CRDs of %s: %w", s.Name, err)
 		}

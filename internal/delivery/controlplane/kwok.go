@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/groundwork-dev/groundwork/internal/shared/gomodule"
 )
 
 // kwok stands in for the kubelets of fake nodes: it marks them Ready and
@@ -43,7 +45,7 @@ subjects:
 
 // kwokFiles returns kwok's stages (one YAML stream) and its ClusterRole.
 func kwokFiles(ctx context.Context) (stages, role []byte, err error) {
-	dir, err := moduleDir(ctx, "sigs.k8s.io/kwok", KwokVersion)
+	dir, err := gomodule.Dir(ctx, "sigs.k8s.io/kwok", KwokVersion)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kwok's stages: %w", err)
 	}

@@ -130,7 +130,7 @@ func TestGoImageIsAReproducibleMultiPlatformIndex(t *testing.T) {
 func TestGoImageBinaryRuns(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("runs the linux/amd64 binary: needs a linux/amd64 machine")
+		t.Skip("runs the linux/amd64 binary: needs a linux/amd64 machine (no env var enables it elsewhere)")
 	}
 	bin := binaryOf(t, buildHello(t, Platforms[:1]), "hello")
 	out, err := exec.Command(bin).CombinedOutput()
@@ -450,7 +450,7 @@ func TestPrepareWebappRunsBeforeTheWebappImageOnly(t *testing.T) {
 func TestServerImageCarriesTheRevision(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("runs the linux/amd64 binary: needs a linux/amd64 machine")
+		t.Skip("runs the linux/amd64 binary: needs a linux/amd64 machine (no env var enables it elsewhere)")
 	}
 	p := Project{Root: "../../..", Platforms: Platforms[:1], Build: GoBuild(io.Discard), Log: io.Discard, Revision: "0123abc-dirty"}
 	idx, err := p.Image(t.Context(), "server")

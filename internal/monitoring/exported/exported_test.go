@@ -1,9 +1,7 @@
 package exported
 
 import (
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
+
+	"github.com/groundwork-dev/groundwork/internal/shared/gomodule"
 )
 
 func TestNamesLoad(t *testing.T) {
@@ -37,16 +37,13 @@ func TestNamesLoad(t *testing.T) {
 	require.False(t, ok)
 }
 
-// moduleDir downloads module@version through the module proxy (or finds
-// it in the module cache) and returns its directory.
-func moduleDir(t *testing.T, mod string) string {
+// moduleDir is the directory of module@version, from the module proxy.
+func moduleDir(t *testing.T, modVersion string) string {
 	t.Helper()
-	out, err := exec.CommandContext(t.Context(), "go", "mod", "download", "-json", mod).Output()
-	require.NoError(t, err, "go mod download %s", mod)
-	var info struct{ Dir, Error string }
-	require.NoError(t, json.Unmarshal(out, &info))
-	require.Empty(t, info.Error)
-	return info.Dir
+	mod, version, _ := strings.Cut(modVersion, "@")
+	dir, err := gomodule.Dir(t.Context(), mod, version)
+	require.NoError(t, err)
+	return dir
 }
 
 func listed(t *testing.T, file, prefix string) []string {
