@@ -16,7 +16,7 @@ import (
 // Seed returns etcd data in which the CRDs and the operators' namespaces
 // are installed, made once per machine for each Kubernetes version and CRD
 // set (user cache). A control plane started from a copy of it (Config.Seed)
-// serves the CRDs as soon as it is ready: installing 35 CRDs takes 10 to
+// serves the CRDs as soon as it is ready: installing 36 CRDs takes 10 to
 // 20 s of two busy cores, and each test package starts a control plane.
 func Seed(ctx context.Context, root string, bins Binaries, out io.Writer) (string, error) {
 	crds, _, err := CRDs(ctx, root)

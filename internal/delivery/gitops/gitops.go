@@ -41,9 +41,10 @@ var ErrOlder = errors.New("refusing to publish an older source commit than the m
 type Release struct {
 	// Source is the source repository's commit the release was built from.
 	Source string
-	// Owned are the directories of the manifest repository the release
-	// owns (deploy/prod, clusters/prod): everything under them is
-	// replaced by Files.
+	// Owned are the directories and files of the manifest repository the
+	// release owns (deploy/prod, clusters/prod/groundwork.yaml): all of
+	// them is replaced by Files; the rest of the repository (what flux
+	// bootstrap commits to clusters/prod/flux-system) is left alone.
 	Owned []string
 	// Files are the release's files by path in the repository; each is
 	// under one of Owned.
@@ -153,7 +154,7 @@ func (p Publisher) publishOnce(ctx context.Context, rel Release) (Result, error)
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		inside := false
 		for _, d := range owned {
-			inside = inside || strings.HasPrefix(path, d+string(filepath.Separator))
+			inside = inside || path == d || strings.HasPrefix(path, d+string(filepath.Separator))
 		}
 		if !inside {
 			return Result{}, fmt.Errorf("release file %q is outside %v", name, rel.Owned)

@@ -118,7 +118,7 @@ func Preflight(ctx context.Context, h Host, needHelm bool) (Runtime, error) {
 	}
 	if needHelm {
 		if _, err := h.LookPath("helm"); err != nil {
-			return "", fmt.Errorf("%w: helm installs trust-manager, which ships as a Helm chart only: install it (https://helm.sh/docs/intro/install/)", ErrMissingTool)
+			return "", fmt.Errorf("%w: helm installs the operators pinned as Helm charts in k8s/operators/versions.yaml: install it (https://helm.sh/docs/intro/install/)", ErrMissingTool)
 		}
 	}
 	return rt, nil

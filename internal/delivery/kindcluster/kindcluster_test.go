@@ -74,7 +74,7 @@ func TestPreflightSaysWhatToInstall(t *testing.T) {
 		{"DaemonDown", []string{"docker", "kubectl", "helm"}, map[string]string{"docker info": "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"},
 			"docker is installed but does not answer (`docker info`: exit status 1: Cannot connect to the Docker daemon"},
 		{"NoKubectl", []string{"docker", "helm"}, nil, "kubectl applies the manifests: install it"},
-		{"NoHelm", []string{"docker", "kubectl"}, nil, "helm installs trust-manager"},
+		{"NoHelm", []string{"docker", "kubectl"}, nil, "helm installs the operators pinned as Helm charts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -544,6 +544,7 @@ func TestOperatorVersionsMatchGoModules(t *testing.T) {
 		}
 		if o.Manifest != "" {
 			require.Contains(t, o.Manifest, strings.TrimPrefix(o.Version, "v"), "%s: the URL names the version", o.Name)
+			require.Contains(t, o.Git.Tag, strings.TrimPrefix(o.Version, "v"), "%s: the Git tag is the version's", o.Name)
 		}
 	}
 	for _, n := range []string{"cert-manager", "trust-manager", "cloudnative-pg", "ingress-nginx"} {
@@ -558,6 +559,13 @@ func TestLoadOperatorsRejectsBadFiles(t *testing.T) {
 		"unknown-field": "operators:\n  - name: a\n    version: v1\n    namespace: n\n    manifest: u\n    chart2: x\n",
 		"both":          "operators:\n  - name: a\n    version: v1\n    namespace: n\n    manifest: u\n    chart: c\n",
 		"no-version":    "operators:\n  - name: a\n    namespace: n\n    manifest: u\n",
+		"no-git":        "operators:\n  - name: a\n    version: v1\n    namespace: n\n    manifest: u\n",
+		"chart-git":     "operators:\n  - name: a\n    version: v1\n    namespace: n\n    chart: c\n    git: {url: https://h/r, tag: v1, path: f.yaml}\n",
+		"git-escapes":   "operators:\n  - name: a\n    version: v1\n    namespace: n\n    manifest: u\n    git: {url: https://h/r, tag: v1, path: ../f.yaml}\n",
+		"git-plain":     "operators:\n  - name: a\n    version: v1\n    namespace: n\n    manifest: u\n    git: {url: http://h/r, tag: v1, path: f.yaml}\n",
+		"set-syntax":    "operators:\n  - name: a\n    version: v1\n    namespace: n\n    chart: c\n    helmValues: {\"a[0]\": x}\n",
+		"depends-later": "operators:\n  - name: a\n    version: v1\n    namespace: n\n    chart: c\n    dependsOn: [b]\n  - name: b\n    version: v1\n    namespace: n\n    chart: c\n",
+		"depends-kind":  "operators:\n  - name: b\n    version: v1\n    namespace: n\n    manifest: u\n    git: {url: https://h/r, tag: v1, path: f.yaml}\n  - name: a\n    version: v1\n    namespace: n\n    chart: c\n    dependsOn: [b]\n",
 	} {
 		p := filepath.Join(dir, name+".yaml")
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))

@@ -3,6 +3,8 @@ package manifests
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -26,9 +28,23 @@ type Operator struct {
 	AppVersion string `json:"appVersion,omitempty"`
 	// HelmValues are --set values for a chart.
 	HelmValues map[string]string `json:"helmValues,omitempty"`
+	// Git is where Flux gets a manifest operator's manifest: a file in
+	// the project's repository at a tag (Flux applies Git, OCI and Helm
+	// sources, not a release asset's URL).
+	Git *GitFile `json:"git,omitempty"`
+	// DependsOn names operators (earlier in the file, installed the same
+	// way) that must be ready first.
+	DependsOn []string `json:"dependsOn,omitempty"`
 	// Wait lists the Deployments (kind/name in Namespace) that must be
 	// available before the operator counts as installed.
 	Wait []string `json:"wait"`
+}
+
+// GitFile is one file of a Git repository at a tag.
+type GitFile struct {
+	URL  string `json:"url"`
+	Tag  string `json:"tag"`
+	Path string `json:"path"`
 }
 
 // CRDSource is one entry of OperatorsFile's crds list: the
@@ -74,6 +90,30 @@ func LoadOperators(path string) ([]Operator, error) {
 		}
 		if o.Release != "" && o.Chart == "" {
 			return nil, fmt.Errorf("%s: operator %s: release names a Helm release, but it has no chart", path, o.Name)
+		}
+		if (o.Manifest != "") != (o.Git != nil) {
+			return nil, fmt.Errorf("%s: operator %s: a manifest needs git (the same file in a Git repository, for Flux), and only a manifest has one", path, o.Name)
+		}
+		if g := o.Git; g != nil && (!strings.HasPrefix(g.URL, "https://") || g.Tag == "" || g.Path == "" || strings.HasPrefix(g.Path, "/") || strings.Contains(g.Path, "..")) {
+			return nil, fmt.Errorf("%s: operator %s: git needs an https url, a tag and a relative path", path, o.Name)
+		}
+		for key, v := range o.HelmValues {
+			// Flux takes values as a tree, helm --set as dotted paths:
+			// only the plain subset converts one-to-one.
+			if strings.ContainsAny(key, `\[],=`) || strings.ContainsAny(v, `,\{}[]`) {
+				return nil, fmt.Errorf("%s: operator %s: helm value %s=%s uses --set syntax beyond plain dotted keys and scalar values", path, o.Name, key, v)
+			}
+		}
+	}
+	for i, o := range f.Operators {
+		for _, d := range o.DependsOn {
+			j := slices.IndexFunc(f.Operators[:i], func(e Operator) bool { return e.Name == d })
+			if j < 0 {
+				return nil, fmt.Errorf("%s: operator %s depends on %s, which is not listed before it", path, o.Name, d)
+			}
+			if (f.Operators[j].Chart == "") != (o.Chart == "") {
+				return nil, fmt.Errorf("%s: operator %s depends on %s, which is installed another way (a HelmRelease can wait only for HelmReleases)", path, o.Name, d)
+			}
 		}
 	}
 	for i := range f.Operators {
