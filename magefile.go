@@ -372,7 +372,7 @@ func (Deploy) DryRun(ctx context.Context) error { return deployProd(ctx, true) }
 // Gitops publishes releases to the manifest repository Flux reads.
 type Gitops mg.Namespace
 
-// Publish renders the prod overlay pinned to the digests images:push recorded ($PUSHED_IMAGES or .cache/images/pushed.json) and commits it to $MANIFEST_REPO_URL ($MANIFEST_REPO_TOKEN, $MANIFEST_REPO_BRANCH): stages under deploy/prod, their Flux Kustomizations under clusters/prod; no change, no commit; an older source commit is refused.
+// Publish renders the prod and dev overlays pinned to the digests images:push recorded ($PUSHED_IMAGES or .cache/images/pushed.json) and commits them to $MANIFEST_REPO_URL ($MANIFEST_REPO_TOKEN, $MANIFEST_REPO_BRANCH): stages under deploy/<cluster>, their Flux Kustomizations in clusters/<cluster>/groundwork.yaml; no change, no commit; an older source commit is refused.
 func (Gitops) Publish(ctx context.Context) error {
 	root, err := os.Getwd()
 	if err != nil {
@@ -389,7 +389,7 @@ func (Gitops) Publish(ctx context.Context) error {
 		if err != nil {
 			return gitops.Release{}, err
 		}
-		return gitops.RenderProd(root, pushed)
+		return gitops.Render(root, pushed, gitops.Envs...)
 	})
 	return err
 }

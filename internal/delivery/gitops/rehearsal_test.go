@@ -56,7 +56,7 @@ func TestPipelineRehearsal(t *testing.T) {
 		if err != nil {
 			return Release{}, err
 		}
-		return RenderProd(root, rec)
+		return Render(root, rec, Envs...)
 	})
 	require.NoError(t, err)
 	require.True(t, res.Committed)
@@ -65,7 +65,7 @@ func TestPipelineRehearsal(t *testing.T) {
 	clone := t.TempDir()
 	_, err = git.PlainCloneContext(ctx, clone, false, &git.CloneOptions{URL: bare})
 	require.NoError(t, err)
-	dirs, err := filepath.Glob(filepath.Join(clone, ProdDeployDir, "*", "manifests.yaml"))
+	dirs, err := filepath.Glob(filepath.Join(clone, Prod.DeployDir(), "*", "manifests.yaml"))
 	require.NoError(t, err)
 	require.Len(t, dirs, 6) // 00-operators, 01-namespaces, ...
 
@@ -77,9 +77,9 @@ func TestPipelineRehearsal(t *testing.T) {
 	_, err = k.Run(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: "+FluxNamespace+"}\n"), "apply", "-f", "-")
 	require.NoError(t, err)
 	// flux bootstrap's sync objects stay next to ours.
-	sync := filepath.Join(clone, ProdClusterDir, "flux-system", "gotk-sync.yaml")
+	sync := filepath.Join(clone, Prod.ClusterDir(), "flux-system", "gotk-sync.yaml")
 	require.FileExists(t, sync)
-	for _, f := range append([]string{sync, filepath.Join(clone, ProdFluxFile)}, dirs...) { // 00-operators, 01-namespaces, ...: sorted
+	for _, f := range append([]string{sync, filepath.Join(clone, Prod.FluxFile())}, dirs...) { // 00-operators, 01-namespaces, ...: sorted
 		y, err := os.ReadFile(f)
 		require.NoError(t, err)
 		_, err = k.Run(ctx, y, "apply", "--server-side", "--field-manager="+kube.FieldManager, "-f", "-")
@@ -124,12 +124,12 @@ func bootstrapped(t *testing.T, bare string) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
 		ObjectMeta: metav1.ObjectMeta{Name: FluxSource, Namespace: FluxNamespace},
 		Spec: kustomizev1.KustomizationSpec{
-			Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./" + ProdClusterDir, Prune: true,
+			Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./" + Prod.ClusterDir(), Prune: true,
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: FluxSource},
 		},
 	})
 	require.NoError(t, err)
-	name := ProdClusterDir + "/flux-system/gotk-sync.yaml"
+	name := Prod.ClusterDir() + "/flux-system/gotk-sync.yaml"
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("---\n"+string(src)+"---\n"+string(ks)), 0o644))
 	wt, err := repo.Worktree()

@@ -15,21 +15,48 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/delivery/manifests"
 )
 
-// The manifest repository's layout (fluxcd/flux2-kustomize-helm-example's):
-// clusters/prod holds what Flux's own sync Kustomization (flux bootstrap's
-// flux-system, path ./clusters/prod) applies — our Flux Kustomizations —
-// and deploy/prod the rendered stages those point at.
+// FluxNamespace and FluxSource are where flux bootstrap puts its
+// GitRepository of the manifest repository.
 const (
-	ProdClusterDir = "clusters/prod"
-	ProdDeployDir  = "deploy/prod"
-	// ProdFluxFile is ours in ProdClusterDir; flux bootstrap keeps its own
-	// objects next to it, in flux-system/.
-	ProdFluxFile = ProdClusterDir + "/groundwork.yaml"
-	// FluxNamespace and FluxSource are where flux bootstrap puts its
-	// GitRepository of this repository.
 	FluxNamespace = "flux-system"
 	FluxSource    = "flux-system"
 )
+
+// Env is one cluster the manifest repository feeds. Its layout is
+// fluxcd/flux2-kustomize-helm-example's: clusters/<name> holds what
+// Flux's own sync Kustomization (flux bootstrap's flux-system, path
+// ./clusters/<name>) applies — our Flux Kustomizations, in FluxFile — and
+// deploy/<name> the rendered directories those point at.
+type Env struct {
+	Name    string
+	Overlay string // the kustomize overlay, relative to the repository root
+	// Production selects the prod policy of internal/delivery/manifests.
+	Production bool
+	// Operators: the cluster gets its operators from Flux (the first
+	// directory); without, they are installed another way (kind:up).
+	Operators bool
+}
+
+// Prod is the production cluster. Dev is a Kind cluster from kind:up
+// (which installs the operators) following the manifest repository instead
+// of kind:deploy: the dev overlay, pinned to the published digests.
+var (
+	Prod = Env{Name: "prod", Overlay: manifests.ProdOverlay, Production: true, Operators: true}
+	Dev  = Env{Name: "dev", Overlay: manifests.DevOverlay}
+)
+
+// Envs are the clusters gitops:publish writes, in one commit.
+var Envs = []Env{Prod, Dev}
+
+// ClusterDir is the path flux bootstrap is pointed at.
+func (e Env) ClusterDir() string { return "clusters/" + e.Name }
+
+// DeployDir holds the rendered directories.
+func (e Env) DeployDir() string { return "deploy/" + e.Name }
+
+// FluxFile is ours in ClusterDir; flux bootstrap keeps its own objects
+// next to it, in flux-system/.
+func (e Env) FluxFile() string { return e.ClusterDir() + "/groundwork.yaml" }
 
 // stageTimeout bounds each stage's apply-and-wait in the cluster: the
 // database and the migrations take longest.
@@ -49,73 +76,89 @@ func stageTimeout(stage string) time.Duration {
 // operators the overlay's objects need (versions.yaml), before any of them.
 const OperatorsStage = "operators"
 
-// RenderProd renders the repository's prod overlay pinned to the pushed
-// digests and checked by the prod policy: first the Flux objects that
-// install the operators (deploy/prod/00-operators), then one directory per
-// deploy stage (01-namespaces, 02-config, ...: the order deploy:prod
-// applies them in), and in clusters/prod one Flux Kustomization per
-// directory, each depending on the one before and waiting for its objects
-// to be healthy, so Flux applies them in that order.
-func RenderProd(root string, pushed images.Pushed) (Release, error) {
+// Render renders each environment's overlay pinned to the pushed digests
+// and checked by its policy, as one release: for each, first the Flux
+// objects that install the operators (00-operators, where the environment
+// gets them from Flux), then one directory per deploy stage (01-namespaces,
+// 02-config, ...: the order deploy:prod applies them in), and one Flux
+// Kustomization per directory, each depending on the one before and
+// waiting for its objects to be healthy, so Flux applies them in that
+// order.
+func Render(root string, pushed images.Pushed, envs ...Env) (Release, error) {
 	if err := pushed.Validate(); err != nil {
 		return Release{}, fmt.Errorf("pushed images: %w", err)
 	}
-	ops, err := manifests.LoadOperators(filepath.Join(root, manifests.OperatorsFile))
-	if err != nil {
-		return Release{}, err
+	rel := Release{Source: pushed.Source, Files: map[string][]byte{}}
+	for _, env := range envs {
+		if err := renderEnv(root, pushed, env, &rel); err != nil {
+			return Release{}, fmt.Errorf("rendering %s: %w", env.Name, err)
+		}
 	}
-	opObjs, err := operatorObjects(ops)
-	if err != nil {
-		return Release{}, err
+	return rel, nil
+}
+
+func renderEnv(root string, pushed images.Pushed, env Env, rel *Release) error {
+	type dir struct {
+		name string
+		yaml []byte
 	}
-	objs, err := kube.RenderPinned(filepath.Join(root, manifests.ProdOverlay), pushed.Images, true)
+	var dirs []dir
+	if env.Operators {
+		ops, err := manifests.LoadOperators(filepath.Join(root, manifests.OperatorsFile))
+		if err != nil {
+			return err
+		}
+		opObjs, err := operatorObjects(ops)
+		if err != nil {
+			return err
+		}
+		var docs []string
+		for _, o := range opObjs {
+			b, err := clean(o)
+			if err != nil {
+				return err
+			}
+			docs = append(docs, strings.TrimSpace(string(b)))
+		}
+		dirs = append(dirs, dir{OperatorsStage, []byte("---\n" + strings.Join(docs, "\n---\n") + "\n")})
+	}
+	objs, err := kube.RenderPinned(filepath.Join(root, env.Overlay), pushed.Images, env.Production)
 	if err != nil {
-		return Release{}, err
+		return err
 	}
 	for _, o := range objs {
 		// The manifest repository is read by more people and machines
 		// than the cluster: Secrets are created in the cluster
 		// (docs/gitops.md), never committed.
 		if o.Kind == "Secret" {
-			return Release{}, fmt.Errorf("the prod overlay has Secret %s/%s: secrets are not published to the manifest repository; create it in the cluster and list it in manifests.External", o.Namespace, o.Name)
+			return fmt.Errorf("%s has Secret %s/%s: secrets are not published to the manifest repository; create it in the cluster and list it in manifests.External", env.Overlay, o.Namespace, o.Name)
 		}
 	}
-	rel := Release{Source: pushed.Source, Owned: []string{ProdFluxFile, ProdDeployDir}, Files: map[string][]byte{}}
-
-	type stage struct {
-		name string
-		yaml []byte
-	}
-	var docs []string
-	for _, o := range opObjs {
-		b, err := clean(o)
-		if err != nil {
-			return Release{}, err
-		}
-		docs = append(docs, strings.TrimSpace(string(b)))
-	}
-	stages := []stage{{OperatorsStage, []byte("---\n" + strings.Join(docs, "\n---\n") + "\n")}}
 	for _, st := range manifests.Stages(objs) {
 		y, err := manifests.YAML(st.Objects)
 		if err != nil {
-			return Release{}, err
+			return err
 		}
-		stages = append(stages, stage{st.Name, y})
+		dirs = append(dirs, dir{st.Name, y})
 	}
 
+	rel.Owned = append(rel.Owned, env.FluxFile(), env.DeployDir())
 	var flux []string
 	prev := ""
-	for i, st := range stages {
-		dir := fmt.Sprintf("%s/%02d-%s", ProdDeployDir, i, st.name)
-		rel.Files[dir+"/manifests.yaml"] = st.yaml
+	for i, d := range dirs {
+		if !env.Operators {
+			i++ // 01-namespaces either way
+		}
+		path := fmt.Sprintf("%s/%02d-%s", env.DeployDir(), i, d.name)
+		rel.Files[path+"/manifests.yaml"] = d.yaml
 		k := kustomizev1.Kustomization{
 			TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-			ObjectMeta: metav1.ObjectMeta{Name: "groundwork-" + st.name, Namespace: FluxNamespace},
+			ObjectMeta: metav1.ObjectMeta{Name: "groundwork-" + d.name, Namespace: FluxNamespace},
 			Spec: kustomizev1.KustomizationSpec{
 				Interval:      metav1.Duration{Duration: 10 * time.Minute},
 				RetryInterval: &metav1.Duration{Duration: time.Minute},
-				Timeout:       &metav1.Duration{Duration: stageTimeout(st.name)},
-				Path:          "./" + dir,
+				Timeout:       &metav1.Duration{Duration: stageTimeout(d.name)},
+				Path:          "./" + path,
 				Prune:         true,
 				Wait:          true,
 				SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: FluxSource},
@@ -127,17 +170,17 @@ func RenderProd(root string, pushed images.Pushed) (Release, error) {
 		prev = k.Name
 		b, err := clean(k)
 		if err != nil {
-			return Release{}, err
+			return err
 		}
 		flux = append(flux, strings.TrimSpace(string(b)))
 	}
-	rel.Files[ProdFluxFile] = []byte(FluxHeader + "---\n" + strings.Join(flux, "\n---\n") + "\n")
-	return rel, nil
+	rel.Files[env.FluxFile()] = []byte(FluxHeader + "---\n" + strings.Join(flux, "\n---\n") + "\n")
+	return nil
 }
 
 // FluxHeader opens clusters/prod/groundwork.yaml.
 const FluxHeader = "# Generated by go tool mage gitops:publish. DO NOT EDIT.\n" +
-	"# One Flux Kustomization per directory of deploy/prod, each after the one before.\n"
+	"# One Flux Kustomization per directory of deploy/<cluster>, each after the one before.\n"
 
 // clean marshals a typed object as YAML without the fields an object in
 // Git never sets (status, metadata.creationTimestamp).

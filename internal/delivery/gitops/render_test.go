@@ -86,30 +86,59 @@ func podImages(o unstructured.Unstructured) []string {
 	return out
 }
 
-// The release a publish commits, read as Flux reads it: the Flux
-// Kustomizations of clusters/prod decode into kustomize-controller's type,
-// form one chain without a loop that starts with the operators and applies
-// every directory once, and each path builds as kustomize-controller builds
-// it into objects whose images are all published digests.
-func TestRenderProd(t *testing.T) {
+// The release a publish commits, read as Flux reads it, for each cluster:
+// the Flux Kustomizations of clusters/<env> decode into kustomize-controller's
+// type, form one chain without a loop (starting with the operators where
+// Flux installs them) that applies every directory once, and each path
+// builds as kustomize-controller builds it into objects whose images are
+// all published digests.
+func TestRender(t *testing.T) {
 	t.Parallel()
 	pushed := testPushed()
-	rel, err := RenderProd(repoRoot, pushed)
+	rel, err := Render(repoRoot, pushed, Envs...)
 	require.NoError(t, err)
 	require.Equal(t, "0123abc", rel.Source)
+	require.Equal(t, []string{"clusters/prod/groundwork.yaml", "deploy/prod", "clusters/dev/groundwork.yaml", "deploy/dev"}, rel.Owned)
 	checkout := t.TempDir()
-	var dirs []string
 	for name, b := range rel.Files {
 		require.NoError(t, os.MkdirAll(filepath.Join(checkout, filepath.Dir(name)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(checkout, name), b, 0o644))
-		if strings.HasPrefix(name, ProdDeployDir+"/") {
+	}
+	stages := []string{"01-namespaces", "02-config", "03-database", "04-migrations", "05-workloads"}
+	for _, env := range Envs {
+		want := stages
+		if env.Operators {
+			want = append([]string{"00-operators"}, stages...)
+		}
+		built := checkEnv(t, rel, checkout, env, pushed, want)
+		if env.Operators {
+			checkOperatorObjects(t, built["groundwork-"+OperatorsStage])
+		}
+	}
+
+	delete(pushed.Images, "webapp")
+	_, err = Render(repoRoot, pushed, Prod)
+	require.ErrorContains(t, err, "image webapp is missing")
+}
+
+// checkEnv checks one cluster's Flux Kustomizations and what they build
+// to, and returns the objects by Kustomization.
+func checkEnv(t *testing.T, rel Release, checkout string, env Env, pushed images.Pushed, want []string) map[string][]unstructured.Unstructured {
+	t.Helper()
+	var dirs []string
+	for name := range rel.Files {
+		if strings.HasPrefix(name, env.DeployDir()+"/") {
 			dirs = append(dirs, filepath.Dir(name))
 		}
 	}
 	slices.Sort(dirs)
-	require.Equal(t, []string{"deploy/prod/00-operators", "deploy/prod/01-namespaces", "deploy/prod/02-config", "deploy/prod/03-database", "deploy/prod/04-migrations", "deploy/prod/05-workloads"}, dirs)
+	var wantDirs []string
+	for _, w := range want {
+		wantDirs = append(wantDirs, env.DeployDir()+"/"+w)
+	}
+	require.Equal(t, wantDirs, dirs, env.Name)
 
-	flux := string(rel.Files[ProdFluxFile])
+	flux := string(rel.Files[env.FluxFile()])
 	require.True(t, strings.HasPrefix(flux, FluxHeader+"---\n"))
 	docs := strings.Split(strings.TrimPrefix(flux, FluxHeader+"---\n"), "\n---\n")
 	require.Len(t, docs, len(dirs))
@@ -143,14 +172,15 @@ func TestRenderProd(t *testing.T) {
 		}
 	}
 	require.Len(t, paths, len(dirs), "every directory is applied by exactly one Kustomization")
-	// The chain from the last stage back reaches the operators without a loop.
+	// The chain from the last stage back reaches the first without a loop.
 	var chain []string
 	for n := "groundwork-" + manifests.StageWorkloads; n != ""; n = dependsOn[n] {
 		require.NotContains(t, chain, n, "dependsOn loops at %s", n)
 		chain = append(chain, n)
 	}
 	require.Len(t, chain, len(dirs), "one chain through every directory")
-	require.Equal(t, "groundwork-"+OperatorsStage, chain[len(chain)-1], "the operators come first")
+	_, first, _ := strings.Cut(want[0], "-")
+	require.Equal(t, "groundwork-"+first, chain[len(chain)-1])
 
 	require.NotEmpty(t, images)
 	published := map[string]bool{}
@@ -158,17 +188,12 @@ func TestRenderProd(t *testing.T) {
 		published[ref] = true
 	}
 	for _, img := range images {
-		require.True(t, published[img], "%s is not a published digest", img)
+		require.True(t, published[img], "%s: %s is not a published digest", env.Name, img)
 	}
 	for _, ref := range pushed.Images {
-		require.Contains(t, images, ref, "no workload runs %s", ref)
+		require.Contains(t, images, ref, "%s: no workload runs %s", env.Name, ref)
 	}
-
-	checkOperatorObjects(t, built["groundwork-"+OperatorsStage])
-
-	delete(pushed.Images, "webapp")
-	_, err = RenderProd(repoRoot, pushed)
-	require.ErrorContains(t, err, "image webapp is missing")
+	return built
 }
 
 // checkOperatorObjects: every operator of versions.yaml is installed by
@@ -345,7 +370,7 @@ func TestHelmValues(t *testing.T) {
 
 // A Secret in the overlay is refused: the manifest repository holds no
 // secret material.
-func TestRenderProdRefusesSecrets(t *testing.T) {
+func TestRenderRefusesSecrets(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	require.NoError(t, os.CopyFS(filepath.Join(root, "k8s"), os.DirFS(filepath.Join(repoRoot, "k8s"))))
@@ -354,7 +379,7 @@ func TestRenderProdRefusesSecrets(t *testing.T) {
 	require.NoError(t, err)
 	b = append(b, []byte("secretGenerator:\n  - name: leaked\n    namespace: groundwork\n    literals: [password=hunter2]\n")...)
 	require.NoError(t, os.WriteFile(kust, b, 0o644))
-	_, err = RenderProd(root, testPushed())
+	_, err = Render(root, testPushed(), Prod)
 	require.ErrorContains(t, err, "Secret groundwork/leaked")
 	require.NotContains(t, err.Error(), "hunter2")
 }
