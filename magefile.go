@@ -24,6 +24,8 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/delivery/prod"
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
+	"github.com/groundwork-dev/groundwork/internal/infra/inventory"
+	"github.com/groundwork-dev/groundwork/internal/infra/terraform"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/webbuild"
 	"github.com/groundwork-dev/groundwork/queue/queuebench"
@@ -393,3 +395,83 @@ func (Gitops) Publish(ctx context.Context) error {
 	})
 	return err
 }
+
+// --- Infrastructure: Terraform on OpenStack (docs/infrastructure.md) ---
+
+// Infra runs the Terraform environment $INFRA_ENV (default prod) through terraform-exec.
+type Infra mg.Namespace
+
+func infraProject(ctx context.Context) (terraform.Project, terraform.Settings, error) {
+	root, err := os.Getwd()
+	if err != nil {
+		return terraform.Project{}, terraform.Settings{}, err
+	}
+	s, err := terraform.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return terraform.Project{}, s, err
+	}
+	p, err := terraform.Open(ctx, root, s, os.Stdout, os.Stdin)
+	return p, s, err
+}
+
+// Init runs terraform init in terraform/envs/$INFRA_ENV with its backend.hcl (INFRA_OFFLINE=1: the provider from the local build).
+func (Infra) Init(ctx context.Context) error {
+	p, s, err := infraProject(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Init(ctx, s.Env)
+}
+
+// Plan shows what infra:apply would change in $INFRA_ENV (needs its terraform.tfvars and OpenStack credentials).
+func (Infra) Plan(ctx context.Context) error {
+	p, s, err := infraProject(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = p.Plan(ctx, s.Env, false)
+	return err
+}
+
+// Apply plans $INFRA_ENV, asks (FORCE=1 does not) and applies exactly that plan.
+func (Infra) Apply(ctx context.Context) error {
+	p, s, err := infraProject(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Apply(ctx, s.Env, s.Force)
+}
+
+// Destroy plans the destruction of every resource of $INFRA_ENV, asks for its name (FORCE=1 does not) and applies that plan.
+func (Infra) Destroy(ctx context.Context) error {
+	p, s, err := infraProject(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Destroy(ctx, s.Env, s.Force)
+}
+
+// Inventory writes ansible/inventory/$INFRA_ENV/hosts.yml from the environment's Terraform outputs.
+func (Infra) Inventory(ctx context.Context) error {
+	p, s, err := infraProject(ctx)
+	if err != nil {
+		return err
+	}
+	outs, err := p.Outputs(ctx, s.Env)
+	if err != nil {
+		return err
+	}
+	out, ok := outs["inventory"]
+	if !ok {
+		return fmt.Errorf("environment %s has no inventory output: run go tool mage infra:apply first", s.Env)
+	}
+	path, err := inventory.WriteOutput(p.Root, s.Env, out.Value)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("infra: wrote %s\n", path)
+	return nil
+}
+
+// Check runs the offline Terraform checks of mage ci: fmt, validate, tflint, terraform test with mocked providers.
+func (Infra) Check(ctx context.Context) error { return projectChecks().Infra(ctx) }

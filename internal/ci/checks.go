@@ -14,6 +14,7 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/delivery/controlplane"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
+	"github.com/groundwork-dev/groundwork/internal/infra/terraform"
 	"github.com/groundwork-dev/groundwork/internal/monitoring/dashboards"
 	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/protogen"
@@ -96,12 +97,18 @@ func (c Checks) lintWorkflows(ctx context.Context) error {
 // control plane (built first when not cached). count=1 in CI: the tests
 // talk to servers, whose state the test cache cannot see.
 func (c Checks) Test(ctx context.Context, fresh bool) error {
-	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx(), sysdeps.Prometheus()); err != nil {
+	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx(), sysdeps.Prometheus(), sysdeps.AnsibleCore()); err != nil {
 		return err
 	}
 	// Built here rather than by the first test that needs them: a cold
 	// build takes longer than go test's default timeout.
 	if _, err := controlplane.EnsureBinaries(ctx, c.Root, true, c.Out); err != nil {
+		return err
+	}
+	if _, err := terraform.Mirror(ctx, c.Root, c.Out); err != nil {
+		return err
+	}
+	if _, err := toolbuild.Ensure(ctx, c.Root, toolbuild.TFLint, c.Out); err != nil {
 		return err
 	}
 	args := []string{"test"}
@@ -136,6 +143,26 @@ func (c Checks) GeneratedCurrent(ctx context.Context) error {
 	return workspace.CheckGenerated(ctx, c.Root, c.Generate)
 }
 
+// Infra checks the Terraform code offline: fmt, validate, tflint and
+// terraform test against mocked providers, with the OpenStack provider
+// and tflint built from the Go module proxy into the user's cache.
+func (c Checks) Infra(ctx context.Context) error {
+	fmt.Fprintln(c.Out, "==> terraform fmt, validate, tflint, test (terraform/)")
+	bin, err := terraform.Binary()
+	if err != nil {
+		return err
+	}
+	rc, err := terraform.Mirror(ctx, c.Root, c.Out)
+	if err != nil {
+		return err
+	}
+	tflint, err := toolbuild.Ensure(ctx, c.Root, toolbuild.TFLint, c.Out)
+	if err != nil {
+		return err
+	}
+	return terraform.Project{Root: c.Root, Bin: bin, CLIConfig: rc, Out: c.Out}.Check(ctx, tflint)
+}
+
 // E2E runs the webapp's browser journey on a private stack (internal/e2e).
 func (c Checks) E2E(ctx context.Context) error {
 	_, err := webe2e.Run(ctx, webe2e.Options{Root: c.Root, Out: c.Out, Deps: c.Deps})
@@ -158,6 +185,7 @@ func (c Checks) steps() []step {
 	return []step{
 		{"lint", c.Lint},
 		{"generated code current", c.GeneratedCurrent},
+		{"infra", c.Infra},
 		{"test", func(ctx context.Context) error { return c.Test(ctx, true) }},
 		{"webapp", func(ctx context.Context) error { return webbuild.Check(ctx, c.Root, c.Out) }},
 		{"e2e", c.E2E},

@@ -52,6 +52,15 @@ var Kratos = Tool{Dir: "kratos", Package: "github.com/ory/kratos", Name: "kratos
 var Mailpit = Tool{Dir: "mailpit", Package: "github.com/axllent/mailpit", Name: "mailpit",
 	LDFlags: "-X github.com/axllent/mailpit/config.Version=v1.33.1"}
 
+// OpenStackProvider is Terraform's OpenStack provider, pinned in
+// tools/terraform-provider-openstack/go.mod; internal/infra/terraform lays
+// it out as a filesystem mirror for terraform init.
+var OpenStackProvider = Tool{Dir: "terraform-provider-openstack", Package: "github.com/terraform-provider-openstack/terraform-provider-openstack/v3", Name: "terraform-provider-openstack"}
+
+// TFLint lints the Terraform code with its bundled terraform ruleset,
+// pinned in tools/tflint/go.mod.
+var TFLint = Tool{Dir: "tflint", Package: "github.com/terraform-linters/tflint", Name: "tflint"}
+
 // Ensure returns the path of t's binary for the pins in root/tools/<Dir>,
 // building it into the user's cache first when no clone on this machine has
 // built that version yet. Concurrent callers wait for one build. A cold

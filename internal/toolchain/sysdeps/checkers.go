@@ -31,3 +31,16 @@ func ShellCheck() Package {
 		},
 	}
 }
+
+// AnsibleCore is Debian's ansible-core: ansible-inventory parses the
+// inventory infra:inventory writes.
+func AnsibleCore() Package {
+	return Package{
+		Name: "ansible-core",
+		Why:  "ansible-inventory checks the Ansible inventory written from the Terraform outputs",
+		Installed: func() bool {
+			_, err := exec.LookPath("ansible-inventory")
+			return err == nil
+		},
+	}
+}

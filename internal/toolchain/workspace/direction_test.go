@@ -36,6 +36,7 @@ var familyRank = map[string]int{
 	"monitoring": 1,
 	"dev":        2,
 	"delivery":   3,
+	"infra":      3,
 	"bench":      4,
 	"ci":         4,
 }
