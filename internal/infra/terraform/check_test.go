@@ -17,13 +17,7 @@ import (
 func checkProject(t *testing.T) (Project, string) {
 	t.Helper()
 	const repo = "../../.."
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("GROUNDWORK_REQUIRE_TERRAFORM") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip("terraform is not installed; set GROUNDWORK_REQUIRE_TERRAFORM=1 to make this a failure")
-	}
+	bin := requireTerraform(t)
 	rc, err := Mirror(t.Context(), repo, io.Discard)
 	require.NoError(t, err)
 	tflint, err := toolbuild.Ensure(t.Context(), repo, toolbuild.TFLint, io.Discard)

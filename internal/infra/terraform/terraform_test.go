@@ -16,16 +16,26 @@ import (
 // (no provider is needed: terraform_data is built in).
 func project(t *testing.T) (Project, *bytes.Buffer) {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		t.Skip("terraform is not installed; set GROUNDWORK_REQUIRE_TERRAFORM=1 to make this a failure")
-	}
+	bin := requireTerraform(t)
 	root := t.TempDir()
 	require.NoError(t, os.CopyFS(filepath.Join(root, Dir), os.DirFS("testdata")))
 	rc := filepath.Join(root, "terraform.rc")
 	require.NoError(t, os.WriteFile(rc, nil, 0o644))
 	var out bytes.Buffer
 	return Project{Root: root, Bin: bin, CLIConfig: rc, Out: &out}, &out
+}
+
+// requireTerraform is the machine's terraform, or skips the test.
+func requireTerraform(t *testing.T) string {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		if os.Getenv("GROUNDWORK_REQUIRE_TERRAFORM") == "1" {
+			t.Fatalf("%v, and GROUNDWORK_REQUIRE_TERRAFORM=1", err)
+		}
+		t.Skip("terraform is not installed (see docs/infrastructure.md); set GROUNDWORK_REQUIRE_TERRAFORM=1 to make this a failure")
+	}
+	return bin
 }
 
 func inventoryOf(t *testing.T, p Project) map[string]any {
@@ -44,10 +54,6 @@ func inventoryOf(t *testing.T, p Project) map[string]any {
 // init, plan, apply (refused, then confirmed), outputs and destroy
 // through terraform-exec against the real terraform binary.
 func TestLifecycle(t *testing.T) {
-	if os.Getenv("GROUNDWORK_REQUIRE_TERRAFORM") == "1" {
-		_, err := Binary()
-		require.NoError(t, err)
-	}
 	p, out := project(t)
 	ctx := t.Context()
 	dir, err := p.EnvDir("demo")
