@@ -105,10 +105,7 @@ func (c Checks) Test(ctx context.Context, fresh bool) error {
 	if _, err := controlplane.EnsureBinaries(ctx, c.Root, true, c.Out); err != nil {
 		return err
 	}
-	if _, err := terraform.Mirror(ctx, c.Root, c.Out); err != nil {
-		return err
-	}
-	if _, err := toolbuild.Ensure(ctx, c.Root, toolbuild.TFLint, c.Out); err != nil {
+	if _, _, err := c.terraformTools(ctx); err != nil {
 		return err
 	}
 	args := []string{"test"}
@@ -152,15 +149,21 @@ func (c Checks) Infra(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rc, err := terraform.Mirror(ctx, c.Root, c.Out)
-	if err != nil {
-		return err
-	}
-	tflint, err := toolbuild.Ensure(ctx, c.Root, toolbuild.TFLint, c.Out)
+	rc, tflint, err := c.terraformTools(ctx)
 	if err != nil {
 		return err
 	}
 	return terraform.Project{Root: c.Root, Bin: bin, CLIConfig: rc, Out: c.Out}.Check(ctx, tflint)
+}
+
+// terraformTools are the offline provider mirror's CLI configuration and
+// tflint, built into the user's cache the first time.
+func (c Checks) terraformTools(ctx context.Context) (cliConfig, tflint string, err error) {
+	if cliConfig, err = terraform.Mirror(ctx, c.Root, c.Out); err != nil {
+		return "", "", err
+	}
+	tflint, err = toolbuild.Ensure(ctx, c.Root, toolbuild.TFLint, c.Out)
+	return cliConfig, tflint, err
 }
 
 // E2E runs the webapp's browser journey on a private stack (internal/e2e).

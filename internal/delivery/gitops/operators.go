@@ -3,6 +3,7 @@ package gitops
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -85,18 +86,7 @@ func operatorObjects(ops []manifests.Operator) ([]any, error) {
 					Ignore:    &ignore,
 				},
 			})
-			k := kustomizev1.Kustomization{
-				TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-				ObjectMeta: om,
-				Spec: kustomizev1.KustomizationSpec{
-					Interval:  metav1.Duration{Duration: time.Hour},
-					Timeout:   &metav1.Duration{Duration: operatorTimeout},
-					Path:      "./" + path.Dir(op.Git.Path),
-					Prune:     true,
-					Wait:      true,
-					SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: op.Name},
-				},
-			}
+			k := kustomization(op.Name, path.Dir(op.Git.Path), op.Name, time.Hour, operatorTimeout)
 			for _, d := range op.DependsOn {
 				k.Spec.DependsOn = append(k.Spec.DependsOn, kustomizev1.DependencyReference{Name: d})
 			}
@@ -133,13 +123,7 @@ func helmValues(set map[string]string) (*apiextensionsv1.JSON, error) {
 		return nil, nil
 	}
 	tree := map[string]any{}
-	for _, key := range slices.Sorted(func(yield func(string) bool) {
-		for k := range set {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, key := range slices.Sorted(maps.Keys(set)) {
 		node := tree
 		parts := strings.Split(key, ".")
 		for _, p := range parts[:len(parts)-1] {

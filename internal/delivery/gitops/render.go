@@ -7,6 +7,7 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -151,19 +152,8 @@ func renderEnv(root string, pushed images.Pushed, env Env, rel *Release) error {
 		}
 		path := fmt.Sprintf("%s/%02d-%s", env.DeployDir(), i, d.name)
 		rel.Files[path+"/manifests.yaml"] = d.yaml
-		k := kustomizev1.Kustomization{
-			TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-			ObjectMeta: metav1.ObjectMeta{Name: "groundwork-" + d.name, Namespace: FluxNamespace},
-			Spec: kustomizev1.KustomizationSpec{
-				Interval:      metav1.Duration{Duration: 10 * time.Minute},
-				RetryInterval: &metav1.Duration{Duration: time.Minute},
-				Timeout:       &metav1.Duration{Duration: stageTimeout(d.name)},
-				Path:          "./" + path,
-				Prune:         true,
-				Wait:          true,
-				SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: FluxSource},
-			},
-		}
+		k := kustomization("groundwork-"+d.name, path, FluxSource, 10*time.Minute, stageTimeout(d.name))
+		k.Spec.RetryInterval = &metav1.Duration{Duration: time.Minute}
 		if prev != "" {
 			k.Spec.DependsOn = []kustomizev1.DependencyReference{{Name: prev}}
 		}
@@ -176,6 +166,24 @@ func renderEnv(root string, pushed images.Pushed, env Env, rel *Release) error {
 	}
 	rel.Files[env.FluxFile()] = []byte(FluxHeader + "---\n" + strings.Join(flux, "\n---\n") + "\n")
 	return nil
+}
+
+// kustomization is a Flux Kustomization in flux-system that applies dir of
+// the GitRepository source, prunes what leaves it and waits, within
+// timeout, for what it applied to be healthy.
+func kustomization(name, dir, source string, interval, timeout time.Duration) kustomizev1.Kustomization {
+	return kustomizev1.Kustomization{
+		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: FluxNamespace},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval:  metav1.Duration{Duration: interval},
+			Timeout:   &metav1.Duration{Duration: timeout},
+			Path:      "./" + dir,
+			Prune:     true,
+			Wait:      true,
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: source},
+		},
+	}
 }
 
 // FluxHeader opens clusters/prod/groundwork.yaml.

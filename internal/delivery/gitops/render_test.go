@@ -72,20 +72,6 @@ func decodeAs[T any](t *testing.T, o unstructured.Unstructured) T {
 	return v
 }
 
-// images lists every container image of an object (Deployments, Jobs).
-func podImages(o unstructured.Unstructured) []string {
-	var out []string
-	for _, kind := range []string{"containers", "initContainers"} {
-		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", kind)
-		for _, c := range cs {
-			if img, ok := c.(map[string]any)["image"].(string); ok {
-				out = append(out, img)
-			}
-		}
-	}
-	return out
-}
-
 // The release a publish commits, read as Flux reads it, for each cluster:
 // the Flux Kustomizations of clusters/<env> decode into kustomize-controller's
 // type, form one chain without a loop (starting with the operators where
@@ -168,7 +154,7 @@ func checkEnv(t *testing.T, rel Release, checkout string, env Env, pushed images
 		built[k.Name] = objs
 		for _, o := range objs {
 			require.NotEqual(t, "Secret", o.GetKind(), "%s applies a Secret", k.Name)
-			images = append(images, podImages(o)...)
+			images = append(images, manifests.ContainerImages(manifests.Object{Kind: o.GetKind(), Map: o.Object})...)
 		}
 	}
 	require.Len(t, paths, len(dirs), "every directory is applied by exactly one Kustomization")

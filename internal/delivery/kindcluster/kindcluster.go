@@ -22,6 +22,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"io"
 	"os"
 	"os/exec"
@@ -303,13 +304,7 @@ func (k *Cluster) installOperators(ctx context.Context, ops []manifests.Operator
 		} else {
 			args := []string{"upgrade", "--install", op.Release, op.Chart, "--version", op.Version, "--namespace", op.Namespace,
 				"--create-namespace", "--kube-context", k.Config.Context(), "--wait"}
-			keys := slices.Sorted(func(yield func(string) bool) {
-				for key := range op.HelmValues {
-					if !yield(key) {
-						return
-					}
-				}
-			})
+			keys := slices.Sorted(maps.Keys(op.HelmValues))
 			for _, key := range keys {
 				args = append(args, "--set", key+"="+op.HelmValues[key])
 			}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -106,13 +107,7 @@ func Render(o Output) ([]byte, error) {
 	}
 	nodes := func(m map[string]string) hosts {
 		h := hosts{}
-		for _, name := range slices.Sorted(func(yield func(string) bool) {
-			for n := range m {
-				if !yield(n) {
-					return
-				}
-			}
-		}) {
+		for _, name := range slices.Sorted(maps.Keys(m)) {
 			h[name] = map[string]string{"ansible_host": m[name]}
 		}
 		return h

@@ -96,6 +96,9 @@ func (p Project) terraform(dir string, out io.Writer) (*tfexec.Terraform, error)
 	return tf, nil
 }
 
+// cloudSetting is a terraform.tfvars line naming a clouds.yaml entry.
+var cloudSetting = regexp.MustCompile(`(?m)^\s*cloud\s*=\s*"[^"]+"`)
+
 // credentials checks that the OpenStack provider will find credentials
 // before Terraform asks the cloud, so the error says what to set.
 func credentials(envDir string, getenv func(string) string) error {
@@ -103,7 +106,7 @@ func credentials(envDir string, getenv func(string) string) error {
 		return nil
 	}
 	b, err := os.ReadFile(filepath.Join(envDir, "terraform.tfvars"))
-	if err == nil && regexp.MustCompile(`(?m)^\s*cloud\s*=\s*"[^"]+"`).Match(b) {
+	if err == nil && cloudSetting.Match(b) {
 		return nil
 	}
 	return errors.New("no OpenStack credentials: set cloud in terraform.tfvars or OS_CLOUD to an entry of clouds.yaml, or source your cloud's openrc (OS_AUTH_URL, ...); see docs/infrastructure.md")
