@@ -24,6 +24,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/delivery/prod"
 	"github.com/groundwork-dev/groundwork/internal/dev/devstack"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
+	"github.com/groundwork-dev/groundwork/internal/infra/ansible"
 	"github.com/groundwork-dev/groundwork/internal/infra/inventory"
 	"github.com/groundwork-dev/groundwork/internal/infra/terraform"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
@@ -475,3 +476,50 @@ func (Infra) Inventory(ctx context.Context) error {
 
 // Check runs the offline Terraform checks of mage ci: fmt, validate, tflint, terraform test with mocked providers.
 func (Infra) Check(ctx context.Context) error { return projectChecks().Infra(ctx) }
+
+// --- The cluster: Kubernetes with kubeadm through Ansible (docs/cluster.md) ---
+
+// Cluster runs the playbooks under ansible/ on ansible/inventory/$INFRA_ENV/hosts.yml (default prod).
+type Cluster mg.Namespace
+
+// Ansible checks the playbooks and roles.
+type Ansible mg.Namespace
+
+func clusterProject() (ansible.Project, terraform.Settings, error) {
+	root, err := os.Getwd()
+	if err != nil {
+		return ansible.Project{}, terraform.Settings{}, err
+	}
+	s, err := terraform.SettingsFromEnv(os.Getenv)
+	return ansible.Project{Root: root, Out: os.Stdout, In: os.Stdin, Deps: sysdeps.New(os.Stdout)}, s, err
+}
+
+// Install runs site.yml: prepares the machines, kubeadm init on the first control plane, joins the rest, installs Calico, writes .cache/kubeconfig/<cluster>.conf; a re-run changes nothing.
+func (Cluster) Install(ctx context.Context) error {
+	p, s, err := clusterProject()
+	if err != nil {
+		return err
+	}
+	return p.Install(ctx, s.Env)
+}
+
+// Upgrade runs upgrade.yml: one machine at a time to the kubernetes_version of ansible/group_vars/all/main.yml.
+func (Cluster) Upgrade(ctx context.Context) error {
+	p, s, err := clusterProject()
+	if err != nil {
+		return err
+	}
+	return p.Upgrade(ctx, s.Env)
+}
+
+// Reset runs reset.yml: kubeadm reset on every machine after typing the cluster's name (FORCE=1 does not ask).
+func (Cluster) Reset(ctx context.Context) error {
+	p, s, err := clusterProject()
+	if err != nil {
+		return err
+	}
+	return p.Reset(ctx, s.Env, s.Force)
+}
+
+// Check runs ansible-lint (production profile), the playbooks' syntax checks and ansible-inventory on the inventories, as mage ci does.
+func (Ansible) Check(ctx context.Context) error { return projectChecks().Ansible(ctx) }

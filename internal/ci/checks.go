@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/groundwork-dev/groundwork/internal/delivery/controlplane"
 	"github.com/groundwork-dev/groundwork/internal/dev/webe2e"
+	"github.com/groundwork-dev/groundwork/internal/infra/ansible"
+	"github.com/groundwork-dev/groundwork/internal/infra/rootfs"
 	"github.com/groundwork-dev/groundwork/internal/infra/terraform"
 	"github.com/groundwork-dev/groundwork/internal/monitoring/dashboards"
 	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
@@ -92,12 +95,14 @@ func (c Checks) lintWorkflows(ctx context.Context) error {
 }
 
 // Test runs every module's tests against real PostgreSQL (installed first
-// when missing, as are nginx for the webapp's configuration test and
-// Prometheus with promtool for the rules' tests) and a real Kubernetes
-// control plane (built first when not cached). count=1 in CI: the tests
-// talk to servers, whose state the test cache cannot see.
+// when missing, as are nginx for the webapp's configuration test,
+// Prometheus with promtool for the rules' tests, and Ansible with what its
+// chroot run needs) and a real Kubernetes control plane (built first when
+// not cached). count=1 in CI: the tests talk to servers, whose state the
+// test cache cannot see.
 func (c Checks) Test(ctx context.Context, fresh bool) error {
-	if err := c.Deps.Ensure(ctx, sysdeps.PostgreSQL(), sysdeps.Nginx(), sysdeps.Prometheus(), sysdeps.AnsibleCore()); err != nil {
+	pkgs := append([]sysdeps.Package{sysdeps.PostgreSQL(), sysdeps.Nginx(), sysdeps.Prometheus(), sysdeps.Ansible()}, sysdeps.AnsibleChroot()...)
+	if err := c.Deps.Ensure(ctx, pkgs...); err != nil {
 		return err
 	}
 	// Built here rather than by the first test that needs them: a cold
@@ -107,6 +112,16 @@ func (c Checks) Test(ctx context.Context, fresh bool) error {
 	}
 	if _, _, err := c.terraformTools(ctx); err != nil {
 		return err
+	}
+	// The roles' offline run needs kubeadm (its configuration check) and a
+	// Debian root filesystem; both are cached per machine.
+	if _, err := toolbuild.Ensure(ctx, c.Root, toolbuild.Kubeadm, c.Out); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if _, err := rootfs.Ensure(ctx, rootfs.Bookworm, c.Out); err != nil {
+			return err
+		}
 	}
 	args := []string{"test"}
 	if fresh {
@@ -156,6 +171,13 @@ func (c Checks) Infra(ctx context.Context) error {
 	return terraform.Project{Root: c.Root, Bin: bin, CLIConfig: rc, Out: c.Out}.Check(ctx, tflint)
 }
 
+// Ansible checks the playbooks and roles offline: ansible-lint,
+// syntax checks, the inventories (internal/infra/ansible). Their real run
+// in a Debian root filesystem is a Go test of the test step.
+func (c Checks) Ansible(ctx context.Context) error {
+	return ansible.Project{Root: c.Root, Out: c.Out, Deps: c.Deps}.Check(ctx)
+}
+
 // terraformTools are the offline provider mirror's CLI configuration and
 // tflint, built into the user's cache the first time.
 func (c Checks) terraformTools(ctx context.Context) (cliConfig, tflint string, err error) {
@@ -189,6 +211,7 @@ func (c Checks) steps() []step {
 		{"lint", c.Lint},
 		{"generated code current", c.GeneratedCurrent},
 		{"infra", c.Infra},
+		{"ansible", c.Ansible},
 		{"test", func(ctx context.Context) error { return c.Test(ctx, true) }},
 		{"webapp", func(ctx context.Context) error { return webbuild.Check(ctx, c.Root, c.Out) }},
 		{"e2e", c.E2E},

@@ -120,5 +120,5 @@ func TestCIStepsAreTheChecksInOrder(t *testing.T) {
 		require.NotNil(t, s.run, s.name)
 		names = append(names, s.name)
 	}
-	require.Equal(t, []string{"lint", "generated code current", "infra", "test", "webapp", "e2e"}, names)
+	require.Equal(t, []string{"lint", "generated code current", "infra", "ansible", "test", "webapp", "e2e"}, names)
 }

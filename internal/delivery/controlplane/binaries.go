@@ -11,23 +11,10 @@ import (
 
 // Version is the Kubernetes release of the control plane, pinned in
 // tools/kubernetes/go.mod (k8s.io/kubernetes and its staging modules).
-const Version = "v1.34.2"
+const Version = toolbuild.KubernetesVersion
 
 // KwokVersion is kwok's release, pinned in tools/kwok/go.mod.
 const KwokVersion = "v0.8.0"
-
-// versionFlags stamp the version the way Kubernetes' release builds do;
-// without them the binaries report v0.0.0-master and clients warn about
-// the skew.
-func versionFlags() string {
-	major, minor, _ := strings.Cut(strings.TrimPrefix(Version, "v"), ".")
-	minor, _, _ = strings.Cut(minor, ".")
-	var fl []string
-	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
-		fl = append(fl, "-X "+pkg+".gitVersion="+Version, "-X "+pkg+".gitMajor="+major, "-X "+pkg+".gitMinor="+minor)
-	}
-	return strings.Join(fl, " ")
-}
 
 // The programs of the control plane. Static, stripped builds: they are
 // the size of release builds and carry no path of this machine.
@@ -35,11 +22,11 @@ var (
 	Etcd = toolbuild.Tool{Dir: "kubernetes", Package: "go.etcd.io/etcd/server/v3", Name: "etcd",
 		Static: true, LDFlags: "-s -w"}
 	APIServer = toolbuild.Tool{Dir: "kubernetes", Package: "k8s.io/kubernetes/cmd/kube-apiserver", Name: "kube-apiserver",
-		Static: true, LDFlags: "-s -w " + versionFlags()}
+		Static: true, LDFlags: "-s -w " + toolbuild.KubernetesVersionFlags()}
 	ControllerManager = toolbuild.Tool{Dir: "kubernetes", Package: "k8s.io/kubernetes/cmd/kube-controller-manager", Name: "kube-controller-manager",
-		Static: true, LDFlags: "-s -w " + versionFlags()}
+		Static: true, LDFlags: "-s -w " + toolbuild.KubernetesVersionFlags()}
 	Scheduler = toolbuild.Tool{Dir: "kubernetes", Package: "k8s.io/kubernetes/cmd/kube-scheduler", Name: "kube-scheduler",
-		Static: true, LDFlags: "-s -w " + versionFlags()}
+		Static: true, LDFlags: "-s -w " + toolbuild.KubernetesVersionFlags()}
 	Kwok = toolbuild.Tool{Dir: "kwok", Package: "sigs.k8s.io/kwok/cmd/kwok", Name: "kwok",
 		Static: true, LDFlags: "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=" + strings.TrimPrefix(KwokVersion, "v")}
 )

@@ -61,6 +61,30 @@ var OpenStackProvider = Tool{Dir: "terraform-provider-openstack", Package: "gith
 // pinned in tools/tflint/go.mod.
 var TFLint = Tool{Dir: "tflint", Package: "github.com/terraform-linters/tflint", Name: "tflint"}
 
+// KubernetesVersion is the Kubernetes release pinned in
+// tools/kubernetes/go.mod (k8s.io/kubernetes and its staging modules): the
+// local control plane's, and the one the Ansible playbooks install.
+const KubernetesVersion = "v1.34.2"
+
+// KubernetesVersionFlags stamp KubernetesVersion the way Kubernetes'
+// release builds do; without them the binaries report v0.0.0-master and
+// clients warn about the skew.
+func KubernetesVersionFlags() string {
+	major, minor, _ := strings.Cut(strings.TrimPrefix(KubernetesVersion, "v"), ".")
+	minor, _, _ = strings.Cut(minor, ".")
+	var fl []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		fl = append(fl, "-X "+pkg+".gitVersion="+KubernetesVersion, "-X "+pkg+".gitMajor="+major, "-X "+pkg+".gitMinor="+minor)
+	}
+	return strings.Join(fl, " ")
+}
+
+// Kubeadm checks the kubeadm configuration the Ansible roles template
+// (kubeadm config validate) at the release the playbooks pin; built from
+// the same module as the local control plane.
+var Kubeadm = Tool{Dir: "kubernetes", Package: "k8s.io/kubernetes/cmd/kubeadm", Name: "kubeadm",
+	Static: true, LDFlags: "-s -w " + KubernetesVersionFlags()}
+
 // Ensure returns the path of t's binary for the pins in root/tools/<Dir>,
 // building it into the user's cache first when no clone on this machine has
 // built that version yet. Concurrent callers wait for one build. A cold

@@ -1,6 +1,22 @@
 package sysdeps
 
-import "os/exec"
+import (
+	"context"
+	"os/exec"
+)
+
+// onPath reports whether every program is on PATH: how most packages here
+// are told installed.
+func onPath(programs ...string) func() bool {
+	return func() bool {
+		for _, p := range programs {
+			if _, err := exec.LookPath(p); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+}
 
 // Prometheus is Debian's prometheus package: the server the local stack
 // runs on its own port and promtool, which checks and unit-tests the
@@ -9,13 +25,9 @@ import "os/exec"
 // docs/observability.md).
 func Prometheus() Package {
 	return Package{
-		Name: "prometheus",
-		Why:  "the local stack's metrics and the alerting rules' tests run real Prometheus and promtool",
-		Installed: func() bool {
-			_, err1 := exec.LookPath("prometheus")
-			_, err2 := exec.LookPath("promtool")
-			return err1 == nil && err2 == nil
-		},
+		Name:      "prometheus",
+		Why:       "the local stack's metrics and the alerting rules' tests run real Prometheus and promtool",
+		Installed: onPath("prometheus", "promtool"),
 	}
 }
 
@@ -23,24 +35,43 @@ func Prometheus() Package {
 // actionlint calls it.
 func ShellCheck() Package {
 	return Package{
-		Name: "shellcheck",
-		Why:  "actionlint checks the workflows' run: scripts with shellcheck",
+		Name:      "shellcheck",
+		Why:       "actionlint checks the workflows' run: scripts with shellcheck",
+		Installed: onPath("shellcheck"),
+	}
+}
+
+// Ansible is Debian's ansible: ansible-core with the community collections
+// the playbooks use (community.general's modprobe; its chroot connection
+// runs the roles in the offline test).
+func Ansible() Package {
+	return Package{
+		Name: "ansible",
+		Why:  "the cluster's playbooks (ansible/) run with Ansible and community.general",
 		Installed: func() bool {
-			_, err := exec.LookPath("shellcheck")
-			return err == nil
+			return onPath("ansible-playbook", "ansible-inventory")() &&
+				exec.CommandContext(context.Background(), "ansible-doc", "-t", "connection", "community.general.chroot").Run() == nil
 		},
 	}
 }
 
-// AnsibleCore is Debian's ansible-core: ansible-inventory parses the
-// inventory infra:inventory writes.
-func AnsibleCore() Package {
+// AnsibleLint lints the playbooks and roles in mage ci.
+func AnsibleLint() Package {
 	return Package{
-		Name: "ansible-core",
-		Why:  "ansible-inventory checks the Ansible inventory written from the Terraform outputs",
-		Installed: func() bool {
-			_, err := exec.LookPath("ansible-inventory")
-			return err == nil
-		},
+		Name:      "ansible-lint",
+		Why:       "ansible:check lints the playbooks and roles",
+		Installed: onPath("ansible-lint"),
+	}
+}
+
+// AnsibleChroot is what the roles' offline run needs besides Ansible:
+// debootstrap for the Debian root filesystem, dpkg-dev and gnupg for the
+// stand-in packages' signed repositories.
+func AnsibleChroot() []Package {
+	why := "the roles' offline test runs them in a Debian root filesystem with stand-in packages from signed repositories"
+	return []Package{
+		{Name: "debootstrap", Why: why, Installed: onPath("debootstrap")},
+		{Name: "dpkg-dev", Why: why, Installed: onPath("dpkg-scanpackages")},
+		{Name: "gnupg", Why: why, Installed: onPath("gpg", "gpgconf")},
 	}
 }
