@@ -98,6 +98,29 @@ func TestDevIsNotProduction(t *testing.T) {
 	require.Contains(t, err.Error(), "fewer than 2 replicas")
 }
 
+// gRPC reflection is the server's default (local development, the dev
+// overlay); production turns it off (docs/api.md).
+func TestReflectionOffInProductionOnly(t *testing.T) {
+	t.Parallel()
+	reflection := func(overlay string) string {
+		for _, d := range decoded(t, overlay).Deployments {
+			if d.Name != "server" {
+				continue
+			}
+			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "GRPC_REFLECTION" {
+					return e.Value
+				}
+			}
+			return "unset"
+		}
+		t.Fatalf("%s has no Deployment server", overlay)
+		return ""
+	}
+	require.Equal(t, "false", reflection(ProdOverlay))
+	require.Equal(t, "unset", reflection(DevOverlay))
+}
+
 func TestDecodeIsStrict(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -208,6 +208,7 @@ func startGRPC(cfg config.Config, certs serveTLS, api API, reg prometheus.Regist
 		ClientCAs:      certs.clientCAs,
 		Authenticator:  api.Authenticator,
 		Services:       api.Services,
+		Reflection:     cfg.GRPCReflection,
 		MaxMessageSize: cfg.MaxMessageSize,
 		DefaultTimeout: cfg.RPCTimeout,
 		Logger:         log,

@@ -97,6 +97,11 @@ type Config struct {
 	// LogSample thins the INFO request lines of busy methods.
 	LogSample LogSampling
 
+	// GRPCReflection serves gRPC server reflection (v1 and v1alpha) on the
+	// gRPC port, behind the same mTLS, so grpcurl, grpcui and Postman find
+	// the services without the .proto files.
+	GRPCReflection bool
+
 	ShutdownTimeout time.Duration // budget for the whole graceful shutdown
 	RPCTimeout      time.Duration // deadline given to RPCs that arrive without one
 	MaxMessageSize  int           // bytes, for gRPC messages in both directions and gateway bodies
@@ -128,6 +133,7 @@ var (
 	sAllowedOrigin    = setting{"allowed-origin", "ALLOWED_ORIGIN"}
 	sPurgeAfter       = setting{"account-purge-after", "ACCOUNT_PURGE_AFTER"}
 	sRiverUIOperators = setting{"riverui-operators", "RIVERUI_OPERATORS"}
+	sGRPCReflection   = setting{"grpc-reflection", "GRPC_REFLECTION"}
 	sLogFormat        = setting{"log-format", "LOG_FORMAT"}
 	sLogLevel         = setting{"log-level", "LOG_LEVEL"}
 	sLogSample        = setting{"log-sample", "LOG_SAMPLE"}
@@ -166,6 +172,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	p.dur(&c.AccountPurgeAfter, sPurgeAfter, DefaultAccountPurgeAfter, "grace period between deleting an account and the purge job erasing it for good")
 	var operators string
 	p.str(&operators, sRiverUIOperators, "", "Kratos identity IDs (comma-separated) allowed to use River UI on the ops port; empty: nobody")
+	p.boolean(&c.GRPCReflection, sGRPCReflection, true, "serve gRPC server reflection on the gRPC port (behind its mTLS); false hides the service schema")
 	p.str(&c.LogFormat, sLogFormat, LogText, "log format: text or json")
 	p.level(&c.LogLevel, sLogLevel)
 	p.text(&c.LogSample, sLogSample, DefaultLogSampling,
@@ -200,6 +207,11 @@ func newParser(name string) *parser {
 
 func (p *parser) str(ptr *string, s setting, def, usage string) {
 	p.fs.StringVar(ptr, s.flag, def, usage+" (env "+s.env+")")
+	p.envOf[s.flag] = s.env
+}
+
+func (p *parser) boolean(ptr *bool, s setting, def bool, usage string) {
+	p.fs.BoolVar(ptr, s.flag, def, usage+" (env "+s.env+")")
 	p.envOf[s.flag] = s.env
 }
 
@@ -249,6 +261,9 @@ func (p *parser) parse(args []string, getenv func(string) string, output io.Writ
 			// Only non-string settings can fail to parse, so the value
 			// quoted here is never the database URL.
 			kind, _ := flag.UnquoteUsage(f)
+			if kind == "" { // a boolean flag
+				kind = "boolean (true or false)"
+			}
 			errs = append(errs, fmt.Errorf("%s=%q: invalid %s for --%s: %w", env, v, kind, f.Name, err))
 		}
 	})

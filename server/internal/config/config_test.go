@@ -58,6 +58,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.RPCTimeout)
 	require.Equal(t, 4<<20, c.MaxMessageSize)
 	require.Empty(t, c.GatewayServerName)
+	require.True(t, c.GRPCReflection, "reflection on unless turned off")
 }
 
 func TestFlagsWinOverEnvironment(t *testing.T) {
@@ -82,6 +83,17 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	c, _, err = parse([]string{"--log-sample", "off"}, env)
 	require.NoError(t, err)
 	require.True(t, c.LogSample.Off(), "flag wins; off writes every line")
+
+	env["GRPC_REFLECTION"] = "false"
+	c, _, err = parse(nil, env)
+	require.NoError(t, err)
+	require.False(t, c.GRPCReflection, "env turns reflection off")
+	c, _, err = parse([]string{"--grpc-reflection=true"}, env)
+	require.NoError(t, err)
+	require.True(t, c.GRPCReflection, "flag wins")
+	env["GRPC_REFLECTION"] = "nope"
+	_, _, err = parse(nil, env)
+	require.ErrorContains(t, err, `GRPC_REFLECTION="nope": invalid boolean (true or false) for --grpc-reflection`)
 }
 
 func TestInvalidSettingsNameTheirFlagAndVariable(t *testing.T) {

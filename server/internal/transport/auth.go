@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
 	"github.com/groundwork-dev/groundwork/server/internal/identity"
@@ -70,17 +72,26 @@ type unauthenticatedError struct{ err error }
 func (e unauthenticatedError) Error() string   { return e.err.Error() }
 func (e unauthenticatedError) Unwrap() []error { return []error{e.err, ErrUnauthenticated} }
 
-// public reports whether a method may be called without authentication.
-// This is the only exemption list: every method of every other service,
+// publicServices may be called without authentication: health checks, and
+// server reflection, which describes the API's schema (the .proto files are
+// public in the repository) and is only registered when configured. This
+// is the only exemption list: every method of every other service,
 // including ones added later, requires an authenticated caller. Keep it
 // this short.
+var publicServices = map[string]bool{
+	healthgrpc.Health_ServiceDesc.ServiceName:                  true,
+	reflectionv1.ServerReflection_ServiceDesc.ServiceName:      true,
+	reflectionv1alpha.ServerReflection_ServiceDesc.ServiceName: true,
+}
+
+// public reports whether a method may be called without authentication.
 func public(fullMethod string) bool {
 	rest, ok := strings.CutPrefix(fullMethod, "/")
 	if !ok {
 		return false
 	}
 	service, method, ok := strings.Cut(rest, "/")
-	return ok && method != "" && service == healthgrpc.Health_ServiceDesc.ServiceName
+	return ok && method != "" && publicServices[service]
 }
 
 // authenticate runs the Authenticator for a non-public method and returns

@@ -9,7 +9,7 @@
 //	logging       one slog line per RPC: method, code, duration, peer, user
 //	metrics       Prometheus grpc_server_* with handling-time histograms
 //	deadline      unary RPCs without a deadline get the configured default
-//	auth          every method except grpc.health.v1.Health needs an
+//	auth          every method except Health and server reflection needs an
 //	              authenticated caller (Authenticator); the user goes into the
 //	              context (package identity)
 //	validation    requests with a Validate() error method are validated

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
@@ -32,6 +33,10 @@ type GRPCConfig struct {
 
 	Authenticator Authenticator
 	Services      Services
+	// Reflection registers gRPC server reflection (v1 and v1alpha): the
+	// service schema for grpcurl, grpcui, Postman. Like Health it needs
+	// no session (public), but the same client certificate.
+	Reflection bool
 
 	MaxMessageSize int           // bytes, receive and send
 	DefaultTimeout time.Duration // deadline of unary RPCs that arrive without one
@@ -159,6 +164,9 @@ func NewGRPCServer(cfg GRPCConfig) (*GRPCServer, error) {
 	stopping := make(chan struct{})
 	healthgrpc.RegisterHealthServer(srv, healthService{Server: hs, stopping: stopping})
 	cfg.Services.register(srv)
+	if cfg.Reflection {
+		reflection.Register(srv)
+	}
 	metrics.InitializeMetrics(srv)
 	if sample != nil {
 		sample.addServices(srv.GetServiceInfo())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -95,7 +98,7 @@ func TestEveryMethodRequiresAuthentication(t *testing.T) {
 	b := setup(t, setupOptions{services: &transport.Services{
 		User:    groundworkv1.UnimplementedUserServiceServer{},
 		Account: groundworkv1.UnimplementedAccountServiceServer{},
-	}})
+	}, reflection: true})
 	conn := b.dial(t, tlsfilestest.TestClient)
 
 	call := func(ctx context.Context, method string, info grpc.MethodInfo) error {
@@ -119,6 +122,8 @@ func TestEveryMethodRequiresAuthentication(t *testing.T) {
 	require.Contains(t, services, groundworkv1.UserService_ServiceDesc.ServiceName)
 	require.Contains(t, services, groundworkv1.AccountService_ServiceDesc.ServiceName)
 	require.Contains(t, services, healthgrpc.Health_ServiceDesc.ServiceName)
+	require.Contains(t, services, reflectionv1.ServerReflection_ServiceDesc.ServiceName)
+	require.Contains(t, services, reflectionv1alpha.ServerReflection_ServiceDesc.ServiceName)
 	checked := 0
 	for name, svc := range services {
 		for _, m := range svc.Methods {
@@ -140,6 +145,14 @@ func TestEveryMethodRequiresAuthentication(t *testing.T) {
 					require.NotEqual(t, codes.Unauthenticated, status.Code(err), "%v", err)
 					return
 				}
+				if strings.HasPrefix(name, "grpc.reflection.") {
+					// The other exemption: the schema, without a session.
+					require.Equal(t, []string{
+						"groundwork.v1.AccountService", "groundwork.v1.UserService", "grpc.health.v1.Health",
+						"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+					}, listByReflection(t, conn, name))
+					return
+				}
 				err := call(t.Context(), method, m)
 				require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
 				require.Equal(t, "unauthenticated: no valid session", status.Convert(err).Message())
@@ -151,7 +164,39 @@ func TestEveryMethodRequiresAuthentication(t *testing.T) {
 			checked++
 		}
 	}
-	require.GreaterOrEqual(t, checked, 6+2, "UserService and AccountService have 6 methods, Health 2 (Check, Watch) or more")
+	require.GreaterOrEqual(t, checked, 6+2+2, "UserService and AccountService have 6 methods, Health 2 (Check, Watch), reflection 1 per version, or more")
+}
+
+// listByReflection lists the services through server reflection version
+// service (grpc.reflection.v1.ServerReflection or its v1alpha twin).
+func listByReflection(t *testing.T, conn *grpc.ClientConn, service string) []string {
+	t.Helper()
+	stream, err := conn.NewStream(t.Context(), &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/"+service+"/ServerReflectionInfo")
+	require.NoError(t, err)
+	// v1 and v1alpha messages are the same on the wire.
+	require.NoError(t, stream.SendMsg(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}))
+	require.NoError(t, stream.CloseSend())
+	var resp reflectionv1.ServerReflectionResponse
+	require.NoError(t, stream.RecvMsg(&resp))
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Reflection is off unless configured (the prod overlay turns it off).
+func TestReflectionOnlyWhenConfigured(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOptions{})
+	require.NotContains(t, b.grpc.ServiceInfo(), reflectionv1.ServerReflection_ServiceDesc.ServiceName)
+	conn := b.dial(t, tlsfilestest.TestClient)
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}))
+	_, err = stream.Recv()
+	require.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
 }
 
 func TestAuthentication(t *testing.T) {

@@ -143,6 +143,7 @@ type setupOptions struct {
 	maxMessageSize int
 	defaultTimeout time.Duration
 	logSampling    transport.LogSampling
+	reflection     bool
 }
 
 // setup starts a gRPC server and a gateway on free ports with the test
@@ -173,7 +174,7 @@ func setup(t *testing.T, o setupOptions) *testBundle {
 
 	b.grpc, err = transport.NewGRPCServer(transport.GRPCConfig{
 		Addr: "127.0.0.1:0", Certificate: cert, ClientCAs: cas,
-		Authenticator: b.auth, Services: services,
+		Authenticator: b.auth, Services: services, Reflection: o.reflection,
 		MaxMessageSize: o.maxMessageSize, DefaultTimeout: o.defaultTimeout,
 		Logger: log, LogSampling: o.logSampling, Registerer: b.reg,
 	})

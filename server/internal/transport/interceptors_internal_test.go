@@ -86,13 +86,18 @@ func TestValidationOfStreamedMessages(t *testing.T) {
 	require.Equal(t, "id: malformed", status.Convert(err).Message())
 }
 
-func TestOnlyHealthIsPublic(t *testing.T) {
+func TestOnlyHealthAndReflectionArePublic(t *testing.T) {
 	t.Parallel()
-	require.True(t, public("/grpc.health.v1.Health/Check"))
-	require.True(t, public("/grpc.health.v1.Health/Watch"))
+	for _, m := range []string{
+		"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+	} {
+		require.True(t, public(m), m)
+	}
 	for _, m := range []string{
 		"/groundwork.v1.UserService/GetMe", "/grpc.health.v1.HealthX/Check", "/grpc.health.v1/Health",
-		"grpc.health.v1.Health", "", "/", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+		"grpc.health.v1.Health", "", "/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v2.ServerReflection/ServerReflectionInfo",
 	} {
 		require.False(t, public(m), m)
 	}
