@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -243,10 +244,15 @@ func (m *Migrator) Down(ctx context.Context, n int) error {
 
 // Goto migrates the app schema up or down to version v. Like Up, it
 // applies River's schema first (app migrations may refer to its tables) and
-// the grants last.
+// the grants last. Version 0 means no app migration applied: every one is
+// rolled back, and River's schema is left as it is (as Down leaves it).
+// Migration versions start at 1, so 0 is never a migration's own.
 func (m *Migrator) Goto(ctx context.Context, v uint) error {
+	if v == 0 {
+		return m.gotoNone(ctx)
+	}
 	if !m.hasVersion(v) {
-		return fmt.Errorf("goto %d: no migration has that version", v)
+		return fmt.Errorf("goto %d: no migration has that version; the versions are 0 (none applied) and %s", v, joinVersions(m.versions()))
 	}
 	return m.locked(ctx, func(gm *migrate.Migrate) error {
 		if _, err := m.riverUp(ctx); err != nil {
@@ -264,6 +270,45 @@ func (m *Migrator) Goto(ctx context.Context, v uint) error {
 	})
 }
 
+// gotoNone rolls back every applied app migration.
+func (m *Migrator) gotoNone(ctx context.Context) error {
+	return m.locked(ctx, func(gm *migrate.Migrate) error {
+		from, err := m.checkClean(ctx)
+		if err != nil {
+			return err
+		}
+		if from == -1 {
+			fmt.Fprintln(m.log, "app schema: no version, nothing to roll back")
+			return nil
+		}
+		if err := gm.Down(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+			return m.rollbackMarker(ctx, gm, err, false)
+		}
+		fmt.Fprintf(m.log, "app schema: version %d → none\n", from)
+		return nil
+	})
+}
+
+// versions lists the app migrations' versions in order.
+func (m *Migrator) versions() []uint {
+	d := m.sourceDriver()
+	var out []uint
+	v, err := d.First()
+	for err == nil {
+		out = append(out, v)
+		v, err = d.Next(v)
+	}
+	return out
+}
+
+func joinVersions(vs []uint) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = strconv.FormatUint(uint64(v), 10)
+	}
+	return strings.Join(s, ", ")
+}
+
 // Force records version v (-1: none) as applied and clean without running
 // anything: the way out of a dirty state after checking the schema by hand.
 func (m *Migrator) Force(ctx context.Context, v int) error {
@@ -272,7 +317,7 @@ func (m *Migrator) Force(ctx context.Context, v int) error {
 	}
 	if v >= 0 {
 		if !m.hasVersion(uint(v)) {
-			return fmt.Errorf("force %d: no migration has that version", v)
+			return fmt.Errorf("force %d: no migration has that version; the versions are -1 (none) and %s", v, joinVersions(m.versions()))
 		}
 	}
 	return m.locked(ctx, func(gm *migrate.Migrate) error {

@@ -3,6 +3,7 @@ package schema_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -253,12 +254,28 @@ func TestGoto(t *testing.T) {
 		require.Subset(t, tables, riverTables)
 	})
 
+	t.Run("ZeroIsNone", func(t *testing.T) {
+		t.Parallel()
+		// goto 0: every app migration rolled back, River's schema kept.
+		b := setupUp(t)
+		require.NoError(t, b.m.Goto(ctx, 0))
+		b.requireVersion(t, -1)
+		tables := b.tables(t)
+		require.NotContains(t, tables, "users")
+		require.NotContains(t, tables, "accounts")
+		require.Subset(t, tables, riverTables)
+		require.NoError(t, b.m.Goto(ctx, 0), "already at none: a no-op")
+		b.requireVersion(t, -1)
+		require.NoError(t, b.m.Goto(ctx, 3), "and back up")
+		b.requireVersion(t, 3)
+	})
+
 	t.Run("UnknownVersion", func(t *testing.T) {
 		t.Parallel()
 		b := setupUp(t)
-		for _, v := range []uint{0, 4, 99} {
+		for _, v := range []uint{4, 99} {
 			err := b.m.Goto(ctx, v)
-			require.ErrorContains(t, err, "no migration has that version")
+			require.EqualError(t, err, fmt.Sprintf("goto %d: no migration has that version; the versions are 0 (none applied) and 1, 2, 3", v))
 		}
 		b.requireVersion(t, 3)
 		require.Contains(t, b.tables(t), "accounts")
@@ -286,8 +303,8 @@ func TestForce(t *testing.T) {
 		t.Parallel()
 		b := setupUp(t)
 		require.EqualError(t, b.m.Force(ctx, -2), "force: version must be -1 (none) or a migration's version, got -2")
-		require.EqualError(t, b.m.Force(ctx, 4), "force 4: no migration has that version")
-		require.EqualError(t, b.m.Force(ctx, 0), "force 0: no migration has that version")
+		require.EqualError(t, b.m.Force(ctx, 4), "force 4: no migration has that version; the versions are -1 (none) and 1, 2, 3")
+		require.EqualError(t, b.m.Force(ctx, 0), "force 0: no migration has that version; the versions are -1 (none) and 1, 2, 3")
 		b.requireVersion(t, 3)
 	})
 }

@@ -20,7 +20,7 @@ const usage = `usage: migrator [--database-url URL] <command> [args]
 commands:
   up            apply River's schema, every pending app migration, and the grants
   down N        roll back the last N app migrations
-  goto V        migrate the app schema up or down to version V
+  goto V        migrate the app schema up or down to version V (0: roll back every app migration)
   version       print the app schema's version
   force V       record version V (-1: none) as applied, without running anything
   create NAME   add an empty NNNNNN_NAME.up.sql/.down.sql pair to --dir
