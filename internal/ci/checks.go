@@ -20,6 +20,7 @@ import (
 	"github.com/groundwork-dev/groundwork/internal/infra/terraform"
 	"github.com/groundwork-dev/groundwork/internal/monitoring/dashboards"
 	"github.com/groundwork-dev/groundwork/internal/shared/toolbuild"
+	"github.com/groundwork-dev/groundwork/internal/toolchain/apiref"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/protogen"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/sysdeps"
 	"github.com/groundwork-dev/groundwork/internal/toolchain/tsapi"
@@ -141,6 +142,10 @@ func (c Checks) Generate(ctx context.Context) error {
 	}
 	fmt.Fprintln(c.Out, "==> tsapi (webapp API types from the OpenAPI document)")
 	if _, err := tsapi.WriteFile(c.Root); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Out, "==> apiref (the served OpenAPI 3 document and reference page)")
+	if _, err := apiref.Write(c.Root); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.Out, "==> dashboards (Grafana JSON from internal/monitoring/dashboards)")

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	"github.com/groundwork-dev/groundwork/server/internal/apidoc"
 	"github.com/groundwork-dev/groundwork/server/internal/tlsfiles"
 )
 
@@ -154,10 +155,16 @@ func forwardHeader(key string) (string, bool) {
 	return "", false
 }
 
-// Handler is the gateway's HTTP handler: the CSRF check, the body limit,
-// then the routes.
+// Handler is the gateway's HTTP handler: the API's contract (package
+// apidoc: /api/openapi.json and /api/docs, no session needed), else the
+// CSRF check, the body limit, then the routes.
 func (g *Gateway) Handler() http.Handler {
+	docs := apidoc.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if apidoc.Serves(r.URL.Path) {
+			docs.ServeHTTP(w, r)
+			return
+		}
 		if reason := g.csrf(r); reason != "" {
 			g.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "gateway: request refused (CSRF)",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("reason", reason))

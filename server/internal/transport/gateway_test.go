@@ -255,3 +255,60 @@ func TestGatewayStop(t *testing.T) {
 	require.NoError(t, <-stopped)
 	require.NoError(t, b.gateway.Stop(context.Background()), "a second Stop is harmless")
 }
+
+// The contract is served by the gateway itself, to anyone, cached by ETag;
+// only its two paths, only GET and HEAD; every API route still needs a
+// session.
+func TestGatewayServesTheContract(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOptions{})
+	base := "http://" + b.gateway.Addr().String()
+
+	doc := requesttest.Do(t, http.MethodGet, base+"/api/openapi.json", "", nil)
+	require.Equal(t, http.StatusOK, doc.StatusCode)
+	require.Equal(t, "application/json", doc.Header.Get("Content-Type"))
+	require.Equal(t, "public, max-age=300", doc.Header.Get("Cache-Control"))
+	require.Equal(t, "nosniff", doc.Header.Get("X-Content-Type-Options"))
+	var v3 struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(doc.Body, &v3))
+	require.Equal(t, "3.0.3", v3.OpenAPI)
+	require.Contains(t, v3.Paths, "/api/v1/me")
+	etag := doc.Header.Get("ETag")
+	require.NotEmpty(t, etag)
+
+	again := requesttest.Do(t, http.MethodGet, base+"/api/openapi.json", "", map[string]string{"If-None-Match": `"other", ` + etag})
+	require.Equal(t, http.StatusNotModified, again.StatusCode)
+	require.Empty(t, again.Body)
+
+	page := requesttest.Do(t, http.MethodGet, base+"/api/docs", "", map[string]string{"Cookie": "ory_kratos_session=anything"})
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	require.Equal(t, "text/html; charset=utf-8", page.Header.Get("Content-Type"))
+	require.Contains(t, page.Header.Get("Content-Security-Policy"), "default-src 'none'")
+	require.Contains(t, string(page.Body), `id="UserService_GetMe"`)
+	css := requesttest.Do(t, http.MethodGet, base+"/api/docs.css", "", nil)
+	require.Equal(t, http.StatusOK, css.StatusCode)
+	require.Equal(t, "text/css; charset=utf-8", css.Header.Get("Content-Type"))
+	b.auth.mu.Lock()
+	require.Nil(t, b.auth.lastFull, "reading the contract asks no one about sessions")
+	b.auth.mu.Unlock()
+
+	head := requesttest.Do(t, http.MethodHead, base+"/api/docs", "", nil)
+	require.Equal(t, http.StatusOK, head.StatusCode)
+	require.Empty(t, head.Body)
+
+	post := requesttest.Do(t, http.MethodPost, base+"/api/openapi.json", "{}", map[string]string{"Content-Type": "application/json"})
+	require.Equal(t, http.StatusMethodNotAllowed, post.StatusCode)
+	require.Equal(t, "GET, HEAD", post.Header.Get("Allow"))
+
+	// Nothing else: neighbours of the two paths go to the API routes,
+	// which know no such path.
+	for _, p := range []string{"/api/openapi.json/", "/api/docs/", "/api/openapi.yaml", "/api/docs/../v1/me"} {
+		resp := requesttest.Do(t, http.MethodGet, base+p, "", nil)
+		require.NotEqual(t, http.StatusOK, resp.StatusCode, p)
+	}
+	code, _ := b.request(t, http.MethodGet, "/api/v1/me", "", nil)
+	require.Equal(t, http.StatusUnauthorized, code, "the API itself still needs a session")
+}
