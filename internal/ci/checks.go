@@ -97,12 +97,13 @@ func (c Checks) lintWorkflows(ctx context.Context) error {
 
 // Test runs every module's tests against real PostgreSQL (installed first
 // when missing, as are nginx for the webapp's configuration test,
-// Prometheus with promtool for the rules' tests, and Ansible with what its
-// chroot run needs) and a real Kubernetes control plane (built first when
+// Prometheus with promtool for the rules' tests, Ansible with what its
+// chroot run needs, curl and jq for the API journey) and a real Kubernetes control plane (built first when
 // not cached). count=1 in CI: the tests talk to servers, whose state the
 // test cache cannot see.
 func (c Checks) Test(ctx context.Context, fresh bool) error {
 	pkgs := append([]sysdeps.Package{sysdeps.PostgreSQL(), sysdeps.Nginx(), sysdeps.Prometheus(), sysdeps.Ansible()}, sysdeps.AnsibleChroot()...)
+	pkgs = append(pkgs, sysdeps.CurlJQ()...)
 	if err := c.Deps.Ensure(ctx, pkgs...); err != nil {
 		return err
 	}
@@ -115,9 +116,11 @@ func (c Checks) Test(ctx context.Context, fresh bool) error {
 		return err
 	}
 	// The roles' offline run needs kubeadm (its configuration check) and a
-	// Debian root filesystem; both are cached per machine.
-	if _, err := toolbuild.Ensure(ctx, c.Root, toolbuild.Kubeadm, c.Out); err != nil {
-		return err
+	// Debian root filesystem, the API journey grpcurl; all cached per machine.
+	for _, tool := range []toolbuild.Tool{toolbuild.Kubeadm, toolbuild.Grpcurl} {
+		if _, err := toolbuild.Ensure(ctx, c.Root, tool, c.Out); err != nil {
+			return err
+		}
 	}
 	if os.Geteuid() == 0 {
 		if _, err := rootfs.Ensure(ctx, rootfs.Bookworm, c.Out); err != nil {

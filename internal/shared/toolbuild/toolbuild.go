@@ -57,6 +57,11 @@ var Mailpit = Tool{Dir: "mailpit", Package: "github.com/axllent/mailpit", Name: 
 // it out as a filesystem mirror for terraform init.
 var OpenStackProvider = Tool{Dir: "terraform-provider-openstack", Package: "github.com/terraform-provider-openstack/terraform-provider-openstack/v3", Name: "terraform-provider-openstack"}
 
+// Grpcurl is the command-line gRPC client the API-clients test follows
+// docs/api.md with, pinned in tools/grpcurl/go.mod.
+var Grpcurl = Tool{Dir: "grpcurl", Package: "github.com/fullstorydev/grpcurl/cmd/grpcurl", Name: "grpcurl",
+	LDFlags: "-X main.version=v1.9.4"}
+
 // TFLint lints the Terraform code with its bundled terraform ruleset,
 // pinned in tools/tflint/go.mod.
 var TFLint = Tool{Dir: "tflint", Package: "github.com/terraform-linters/tflint", Name: "tflint"}

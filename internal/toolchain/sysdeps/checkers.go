@@ -75,3 +75,12 @@ func AnsibleChroot() []Package {
 		{Name: "gnupg", Why: why, Installed: onPath("gpg", "gpgconf")},
 	}
 }
+
+// CurlJQ are the HTTP client and JSON tool docs/api.md's journey uses.
+func CurlJQ() []Package {
+	why := "docs/api.md's API journey uses curl and jq"
+	return []Package{
+		{Name: "curl", Why: why, Installed: onPath("curl")},
+		{Name: "jq", Why: why, Installed: onPath("jq")},
+	}
+}
