@@ -73,7 +73,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(cfg.Queue.River(), nil),
-		Logger:    cfg.Logger,
+		Logger:    slog.New(canceledIsNotAnError{cfg.Logger.Handler()}),
 		Prefix:    Prefix,
 		// Job arguments may carry personal data (IDs, e-mail addresses):
 		// shown on demand, not in every listing.
@@ -83,6 +83,36 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("jobsui: %w", err)
 	}
 	return &Handler{ui: ui, auth: cfg.Authenticator, operators: slices.Clone(cfg.Operators), log: cfg.Logger}, nil
+}
+
+// canceledIsNotAnError logs River UI's records about a canceled context at
+// DEBUG: its background query cache logs the query that Stop (shutdown)
+// cancels as an ERROR, which is not one.
+type canceledIsNotAnError struct{ slog.Handler }
+
+func (h canceledIsNotAnError) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		r.Attrs(func(a slog.Attr) bool {
+			// By chain, or by text when the error was flattened on its way.
+			if err, ok := a.Value.Any().(error); ok && (errors.Is(err, context.Canceled) || strings.HasSuffix(err.Error(), context.Canceled.Error())) {
+				r.Level = slog.LevelDebug
+				return false
+			}
+			return true
+		})
+	}
+	if !h.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h canceledIsNotAnError) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return canceledIsNotAnError{h.Handler.WithAttrs(attrs)}
+}
+
+func (h canceledIsNotAnError) WithGroup(name string) slog.Handler {
+	return canceledIsNotAnError{h.Handler.WithGroup(name)}
 }
 
 // Start starts River UI's background services; they stop when ctx ends or
