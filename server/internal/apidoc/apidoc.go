@@ -56,9 +56,6 @@ var files = map[string]file{
 	StylePath: newFile(style, "text/css; charset=utf-8", "default-src 'none'"),
 }
 
-// Document is the embedded OpenAPI 3 document.
-func Document() []byte { return document }
-
 // Serves reports whether path is one of the contract's paths.
 func Serves(path string) bool {
 	_, ok := files[path]
